@@ -1,0 +1,52 @@
+package broker
+
+import (
+	"net"
+
+	"github.com/mqttio/mqttio/broker/packet"
+)
+
+// ClientInfo describes an authenticated (or authenticating) client to the
+// Authorizer.
+type ClientInfo struct {
+	ClientID   string
+	Username   string
+	CommonName string // subject CN of a verified TLS client certificate, "" otherwise
+	Transport  string // "tcp", "tls", "ws", "socketio", ...
+	RemoteAddr net.Addr
+}
+
+// Action is what a client asks to do with a topic.
+type Action uint8
+
+// Actions checked by Authorizer.Authorize.
+const (
+	ActionPublish   Action = iota + 1 // PUBLISH to a topic name (also the will)
+	ActionSubscribe                   // SUBSCRIBE to a topic filter
+	ActionReceive                     // receive a message on a topic name
+)
+
+// Authorizer is the access-control seam of the core. The default (nil) allows
+// everything. Implementations must be safe for concurrent use and fast:
+// Authorize runs on the publish path.
+type Authorizer interface {
+	// Authenticate decides a CONNECT. It returns packet.Success, or the
+	// reason to refuse it (BadUserNameOrPassword, NotAuthorized, Banned).
+	Authenticate(ci *ClientInfo, password []byte) packet.ReasonCode
+	// Authorize reports whether the client may perform action on topic.
+	Authorize(ci *ClientInfo, action Action, topic string) bool
+}
+
+// Cluster is what the core needs from the cluster layer; cluster/ implements
+// it and cmd/ wires it. A nil Cluster means a single node. The core calls it
+// without holding any of its own locks.
+type Cluster interface {
+	// RouteAdded is called when this node gets its first subscriber to
+	// filter (group is "" unless shared); RouteRemoved after the last one
+	// leaves.
+	RouteAdded(filter, group string)
+	RouteRemoved(filter, group string)
+	// Forward hands a message published on this node to the nodes with
+	// matching routes. It must not block for long.
+	Forward(m *Message)
+}

@@ -1,0 +1,48 @@
+package broker
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/mqttio/mqttio/broker/store"
+)
+
+// Options configures a Server. The zero value of every field means "use the
+// default" (see DefaultOptions), so callers set only what they change.
+type Options struct {
+	NodeID  string       // stable name of this node (logs, $SYS, cluster)
+	Version string       // broker version reported in $SYS
+	Logger  *slog.Logger // nil: slog.Default()
+	Store   store.Store  // nil: nothing is persisted (memory only)
+	Auth    Authorizer   // nil: allow everything
+	Cluster Cluster      // nil: single node
+
+	MaxConnections     int           // 0: unlimited
+	MaxPacketSize      int           // largest packet accepted from a client, bytes
+	ReceiveMaximum     int           // QoS 1/2 publishes a client may have unacknowledged towards us (v5 Receive Maximum)
+	MaxInflight        int           // QoS 1/2 publishes we send a client before waiting for acks
+	MaxQueuedMessages  int           // per session, messages waiting while offline or above MaxInflight
+	QueueDropOldest    bool          // when the queue is full: drop the oldest (true) or the new message (false)
+	MaxTopicLevels     int           // topic name / filter levels
+	MaxKeepAlive       time.Duration // 0: none; longer client keepalives are cut to this (v5 Server Keep Alive)
+	MaxSessionExpiry   time.Duration // cap on the v5 session expiry interval; 0: none
+	TopicAliasMaximum  int           // aliases a v5 client may use towards us, and we at most towards it
+	ConnectTimeout     time.Duration // close a socket that sends no CONNECT within this time
+	RetainAvailable    *bool         // nil: true
+	MaxQoS             int           // highest QoS granted, 0..2 (0 in the struct means default 2; set -1 for QoS 0 only)
+	SysInterval        time.Duration // $SYS update period; negative disables
+	AllowZeroLengthIDs *bool         // nil: true
+}
+
+// DefaultOptions are used for every zero field of Options.
+var DefaultOptions = Options{
+	MaxPacketSize:     1 << 20,
+	ReceiveMaximum:    128,
+	MaxInflight:       128,
+	MaxQueuedMessages: 10000,
+	QueueDropOldest:   true,
+	MaxTopicLevels:    128,
+	TopicAliasMaximum: 64,
+	ConnectTimeout:    10 * time.Second,
+	SysInterval:       10 * time.Second,
+}
