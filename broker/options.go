@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/mqttio/mqttio/broker/packet"
 	"github.com/mqttio/mqttio/broker/store"
 )
 
@@ -26,7 +27,7 @@ type Options struct {
 	MaxTopicLevels     int           // topic name / filter levels
 	MaxKeepAlive       time.Duration // 0: none; longer client keepalives are cut to this (v5 Server Keep Alive)
 	MaxSessionExpiry   time.Duration // cap on the v5 session expiry interval; 0: none
-	TopicAliasMaximum  int           // aliases a v5 client may use towards us, and we at most towards it
+	TopicAliasMaximum  int           // (negative: none) aliases a v5 client may use towards us, and we at most towards it
 	ConnectTimeout     time.Duration // close a socket that sends no CONNECT within this time
 	RetainAvailable    *bool         // nil: true
 	MaxQoS             int           // highest QoS granted, 0..2 (0 in the struct means default 2; set -1 for QoS 0 only)
@@ -46,3 +47,54 @@ var DefaultOptions = Options{
 	ConnectTimeout:    10 * time.Second,
 	SysInterval:       10 * time.Second,
 }
+
+// withDefaults fills every zero field from DefaultOptions.
+func (o Options) withDefaults() Options {
+	d := DefaultOptions
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.MaxPacketSize <= 0 {
+		o.MaxPacketSize = d.MaxPacketSize
+	}
+	o.MaxPacketSize = min(o.MaxPacketSize, packet.MaxRemainingLength+5)
+	if o.ReceiveMaximum <= 0 {
+		o.ReceiveMaximum = d.ReceiveMaximum
+	}
+	o.ReceiveMaximum = min(o.ReceiveMaximum, 65535)
+	if o.MaxInflight <= 0 {
+		o.MaxInflight = d.MaxInflight
+	}
+	o.MaxInflight = min(o.MaxInflight, 65535)
+	if o.MaxQueuedMessages <= 0 {
+		o.MaxQueuedMessages = d.MaxQueuedMessages
+	}
+	if o.MaxTopicLevels <= 0 {
+		o.MaxTopicLevels = d.MaxTopicLevels
+	}
+	if o.TopicAliasMaximum < 0 {
+		o.TopicAliasMaximum = 0
+	} else if o.TopicAliasMaximum == 0 {
+		o.TopicAliasMaximum = d.TopicAliasMaximum
+	}
+	o.TopicAliasMaximum = min(o.TopicAliasMaximum, 65535)
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = d.ConnectTimeout
+	}
+	if o.SysInterval == 0 {
+		o.SysInterval = d.SysInterval
+	}
+	switch {
+	case o.MaxQoS == 0:
+		o.MaxQoS = 2
+	case o.MaxQoS < 0:
+		o.MaxQoS = 0
+	case o.MaxQoS > 2:
+		o.MaxQoS = 2
+	}
+	return o
+}
+
+func (o *Options) retainAvailable() bool { return o.RetainAvailable == nil || *o.RetainAvailable }
+
+func (o *Options) zeroLengthIDs() bool { return o.AllowZeroLengthIDs == nil || *o.AllowZeroLengthIDs }

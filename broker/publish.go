@@ -1,0 +1,309 @@
+package broker
+
+import (
+	"strings"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/mqttio/mqttio/broker/packet"
+	"github.com/mqttio/mqttio/broker/store"
+	"github.com/mqttio/mqttio/broker/topic"
+)
+
+// pendingAck is an acknowledgement waiting for the store commit of its
+// message (or queued behind one that is), so that acks leave in the order
+// the publishes arrived [MQTT-4.6.0-2] and only after the message is durable.
+type pendingAck struct {
+	ack   packet.Ack
+	ready bool
+	qos1  bool // completes a QoS 1 exchange: frees a receive-maximum slot
+}
+
+// handlePublish processes an inbound PUBLISH [MQTT-3.3].
+func (c *client) handlePublish(flags byte, body []byte) error {
+	p := &c.pkt.publish
+	if err := packet.DecodePublish(c.version, flags, body, p); err != nil {
+		return err
+	}
+	srv := c.srv
+	opts := &srv.opts
+	if int(p.QoS) > opts.MaxQoS {
+		return packet.QoSNotSupported // [MQTT-3.2.2-11]
+	}
+	if p.Retain && !opts.retainAvailable() {
+		return packet.RetainNotSupported // [MQTT-3.2.2-14]
+	}
+	name := p.Topic
+	if c.version == packet.V5 && p.Properties.Has&packet.HasTopicAlias != 0 {
+		a := p.Properties.TopicAlias
+		if a == 0 || int(a) > opts.TopicAliasMaximum {
+			return packet.TopicAliasInvalid // [MQTT-3.3.2-8], [MQTT-3.3.2-9]
+		}
+		if len(name) == 0 {
+			known, ok := c.inAliases[a]
+			if !ok {
+				return errProtocol("unknown topic alias")
+			}
+			name = bytesOf(known)
+		} else {
+			if c.inAliases == nil {
+				c.inAliases = make(map[uint16]string)
+			}
+			c.inAliases[a] = string(name)
+		}
+	}
+	if err := topic.ValidateTopicName(name, opts.MaxTopicLevels); err != nil {
+		return packet.TopicNameInvalid // [MQTT-3.3.2-1], [MQTT-4.7.3-1]
+	}
+	srv.stats.msgsIn.Add(1)
+	srv.stats.bytesIn.Add(int64(len(body)))
+
+	if p.QoS > 0 {
+		if c.inflightIn.Load() >= int32(opts.ReceiveMaximum) && c.version == packet.V5 {
+			return packet.ReceiveMaximumExceeded // [MQTT-3.3.4-9]
+		}
+		if p.QoS == 2 && c.sess.hasInbound(p.PacketID) {
+			// A re-sent QoS 2 PUBLISH we already own: acknowledge again,
+			// deliver nothing [MQTT-4.3.3-9].
+			c.sendAck(packet.Ack{Type: packet.PUBREC, PacketID: p.PacketID}, false, false)
+			return nil
+		}
+	}
+
+	rc := packet.Success
+	switch {
+	case opts.Auth != nil && !opts.Auth.Authorize(&c.info, ActionPublish, unsafeString(name)):
+		rc = packet.NotAuthorized
+		srv.stats.denied.Add(1)
+	case c.version == packet.V5 && p.Properties.Has&packet.HasPayloadFormat != 0 &&
+		p.Properties.PayloadFormat == 1 && !utf8.Valid(p.Payload):
+		rc = packet.PayloadFormatInvalid // [MQTT-3.3.2-4] lets us check
+	}
+
+	persisted := false
+	if rc == packet.Success {
+		r := c.router()
+		m := &r.msg
+		*m = Message{Topic: unsafeString(name), Payload: p.Payload, QoS: p.QoS, Retain: p.Retain, Origin: c.id}
+		if c.version == packet.V5 {
+			m.Props = &p.Properties
+			if p.Properties.Has&packet.HasMessageExpiry != 0 {
+				m.Expiry = nowNanos() + int64(p.Properties.MessageExpiry)*int64(time.Second)
+			}
+		}
+		if p.QoS > 0 || p.Retain || srv.opts.Cluster != nil {
+			// Somebody keeps this message beyond this call: copy it out of
+			// the read buffer. QoS 0 without retain is routed in place.
+			m = m.durable()
+		}
+		if m.Retain {
+			persisted = srv.retain(m)
+		}
+		persisted = srv.route(r, m) || persisted
+		matched := len(r.targets)
+		if cl := srv.opts.Cluster; cl != nil {
+			cl.Forward(m)
+		}
+		if matched == 0 && c.version == packet.V5 && p.QoS > 0 {
+			rc = packet.NoMatchingSubscribers
+		}
+	}
+
+	switch p.QoS {
+	case 1:
+		c.inflightIn.Add(1)
+		c.sendAck(packet.Ack{Type: packet.PUBACK, PacketID: p.PacketID, ReasonCode: c.ackCode(rc)}, persisted, true)
+	case 2:
+		if rc.IsError() {
+			// A failed QoS 2 exchange ends with the PUBREC [MQTT-4.3.3-?].
+			c.sendAck(packet.Ack{Type: packet.PUBREC, PacketID: p.PacketID, ReasonCode: c.ackCode(rc)}, persisted, false)
+			return nil
+		}
+		c.inflightIn.Add(1)
+		if c.sess.addInbound(p.PacketID) {
+			persisted = true
+		}
+		c.sendAck(packet.Ack{Type: packet.PUBREC, PacketID: p.PacketID, ReasonCode: c.ackCode(rc)}, persisted, false)
+	}
+	return nil
+}
+
+// ackCode hides v5 reason codes from v3 clients, whose acks carry none
+// (a refused v3 publish is acknowledged and dropped).
+func (c *client) ackCode(rc packet.ReasonCode) packet.ReasonCode {
+	if c.version != packet.V5 {
+		return packet.Success
+	}
+	return rc
+}
+
+// router returns this client's routing scratch space.
+func (c *client) router() *router {
+	if c.scratch == nil {
+		c.scratch = newRouter()
+	}
+	return c.scratch
+}
+
+// durable copies m out of any read buffer it aliases.
+func (m *Message) durable() *Message {
+	n := &Message{
+		Topic:      strings.Clone(m.Topic),
+		Payload:    clone(m.Payload),
+		QoS:        m.QoS,
+		Retain:     m.Retain,
+		Expiry:     m.Expiry,
+		Origin:     m.Origin,
+		OriginNode: m.OriginNode,
+	}
+	if m.Props != nil {
+		n.Props = cloneForwarded(m.Props)
+	}
+	return n
+}
+
+func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// retain stores or clears the retained message of m's topic [MQTT-3.3.1-5]
+// and reports whether a store write was issued.
+func (srv *Server) retain(m *Message) bool {
+	st := srv.opts.Store
+	if len(m.Payload) == 0 {
+		// [MQTT-3.3.1-6], [MQTT-3.3.1-7]: an empty payload removes it.
+		srv.retained.Delete(m.Topic)
+		if st != nil {
+			st.Commit([]store.Op{{Kind: store.Delete, Bucket: bucketRetained, Key: []byte(m.Topic)}}, nil)
+		}
+		return st != nil
+	}
+	srv.retained.Set(m.Topic, m)
+	if st != nil {
+		st.Commit([]store.Op{{Kind: store.Put, Bucket: bucketRetained, Key: []byte(m.Topic), Value: encodeMessage(nil, m)}}, nil)
+	}
+	return st != nil
+}
+
+// sendAck queues an acknowledgement. When waitStore is set it leaves only
+// after everything this goroutine gave the store so far is durable; any ack
+// behind a waiting one waits too, to keep the order.
+func (c *client) sendAck(a packet.Ack, waitStore, qos1 bool) {
+	c.wmu.Lock()
+	if !waitStore && len(c.acks) == 0 {
+		c.appendAckLocked(&a)
+		c.wmu.Unlock()
+		if qos1 {
+			c.inflightIn.Add(-1)
+		}
+		return
+	}
+	c.acks = append(c.acks, pendingAck{ack: a, ready: !waitStore, qos1: qos1})
+	c.wmu.Unlock()
+	if waitStore {
+		c.srv.opts.Store.Commit(nil, c.ackDurable)
+	}
+}
+
+// ackDurable runs on the store's goroutine once the oldest waiting ack's
+// message is on disk: it releases that ack and every ready one behind it.
+func (c *client) ackDurable(err error) {
+	if err != nil {
+		c.srv.log.Error("store commit failed; disconnecting publisher", "client", c.id, "err", err)
+		c.disconnect(packet.ImplementationSpecificError)
+		return
+	}
+	c.wmu.Lock()
+	for i := range c.acks {
+		if !c.acks[i].ready {
+			c.acks[i].ready = true
+			break
+		}
+	}
+	n := 0
+	var freed int32
+	for n < len(c.acks) && c.acks[n].ready {
+		a := &c.acks[n]
+		c.appendAckLocked(&a.ack)
+		if a.qos1 {
+			freed++
+		}
+		n++
+	}
+	c.acks = append(c.acks[:0], c.acks[n:]...)
+	c.wmu.Unlock()
+	c.inflightIn.Add(-freed)
+}
+
+// handleAck handles PUBACK, PUBREC, PUBREL and PUBCOMP.
+func (c *client) handleAck(t packet.Type, flags byte, body []byte) error {
+	a := &c.pkt.ack
+	if err := packet.DecodeAck(c.version, t, flags, body, a); err != nil {
+		return err
+	}
+	s := c.sess
+	switch t {
+	case packet.PUBACK:
+		s.complete(a.PacketID, stateSent)
+	case packet.PUBCOMP:
+		s.complete(a.PacketID, stateRelSent)
+	case packet.PUBREC:
+		if s.received(a.PacketID, a.ReasonCode.IsError()) {
+			if !a.ReasonCode.IsError() {
+				c.send(func(b []byte) []byte {
+					return packet.AppendAck(b, c.version, &packet.Ack{Type: packet.PUBREL, PacketID: a.PacketID})
+				})
+			}
+		} else if c.version == packet.V5 {
+			pid := a.PacketID
+			c.send(func(b []byte) []byte {
+				return packet.AppendAck(b, c.version, &packet.Ack{Type: packet.PUBREL, PacketID: pid, ReasonCode: packet.PacketIdentifierNotFound})
+			})
+		}
+	case packet.PUBREL:
+		// [MQTT-4.3.3-11]: release the message id, answer PUBCOMP.
+		rc := packet.Success
+		if s.releaseInbound(a.PacketID) {
+			c.inflightIn.Add(-1)
+		} else if c.version == packet.V5 {
+			rc = packet.PacketIdentifierNotFound
+		}
+		c.sendAck(packet.Ack{Type: packet.PUBCOMP, PacketID: a.PacketID, ReasonCode: rc}, false, false)
+	}
+	return nil
+}
+
+func (s *session) hasInbound(pid uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.inQoS2[pid]
+	return ok
+}
+
+// addInbound records an inbound QoS 2 packet id awaiting PUBREL and reports
+// whether it issued a store write.
+func (s *session) addInbound(pid uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inQoS2 == nil {
+		s.inQoS2 = make(map[uint16]struct{})
+	}
+	s.inQoS2[pid] = struct{}{}
+	if !s.persistent || s.srv.opts.Store == nil {
+		return false
+	}
+	s.srv.opts.Store.Commit([]store.Op{{Kind: store.Put, Bucket: bucketQoS2, Key: qos2Key(s.id, pid)}}, nil)
+	return true
+}
+
+func (s *session) releaseInbound(pid uint16) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.inQoS2[pid]; !ok {
+		return false
+	}
+	delete(s.inQoS2, pid)
+	if s.persistent && s.srv.opts.Store != nil {
+		s.srv.opts.Store.Commit([]store.Op{{Kind: store.Delete, Bucket: bucketQoS2, Key: qos2Key(s.id, pid)}}, nil)
+	}
+	return true
+}
