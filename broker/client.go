@@ -428,6 +428,7 @@ func (c *client) flushLoop(final bool) {
 			c.out = nil
 			c.wmu.Unlock()
 			if spare != nil && cap(*spare) <= 64<<10 {
+				*spare = (*spare)[:0]
 				outBufs.Put(spare)
 			}
 			if closeNow || final {
