@@ -56,9 +56,9 @@ type client struct {
 	will       *will // cleared by a normal DISCONNECT
 	normalExit bool  // DISCONNECT received: no will [MQTT-3.14.4-3]
 
-	inAliases map[uint16]string // client's topic aliases towards us
-	inflightIn atomic.Int32     // QoS 1/2 publishes from the client not yet completed
-	scratch   *router           // routing scratch space, allocated on first PUBLISH
+	inAliases  map[uint16]string // client's topic aliases towards us
+	inflightIn atomic.Int32      // QoS 1/2 publishes from the client not yet completed
+	scratch    *router           // routing scratch space, allocated on first PUBLISH
 
 	small [idleReadSize]byte
 	pkt   packets // decode targets, reused

@@ -26,7 +26,7 @@ type outMsg struct {
 	ids    []uint32 // subscription identifiers to send with it
 	pid    uint16
 	state  byte
-	seq    uint64             // storage key suffix, 0 when not persisted
+	seq    uint64                 // storage key suffix, 0 when not persisted
 	group  *topic.Group[*session] // set when delivered through a shared subscription
 }
 

@@ -26,9 +26,9 @@ type stats struct {
 // Stats is a snapshot of the server's counters.
 type Stats struct {
 	Connections, Sessions, Subscriptions, Retained int64
-	MessagesIn, MessagesOut, BytesIn, BytesOut   int64
-	Dropped, Refused, AuthFailures, Denied        int64
-	WillsSent, SessionsExpired, KeepaliveTimeouts int64
+	MessagesIn, MessagesOut, BytesIn, BytesOut     int64
+	Dropped, Refused, AuthFailures, Denied         int64
+	WillsSent, SessionsExpired, KeepaliveTimeouts  int64
 }
 
 // Stats returns a snapshot of the counters.
