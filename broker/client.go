@@ -6,8 +6,10 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/mqttio/mqttio/broker/netpoll"
 	"github.com/mqttio/mqttio/broker/packet"
 )
 
@@ -27,6 +29,11 @@ const (
 )
 
 var busyBufs = sync.Pool{New: func() any { b := make([]byte, busyReadSize); return &b }}
+
+// packetPool holds decode targets: about 3 KB of structs that only a
+// connection in the middle of handling input needs.
+var packetPool = sync.Pool{New: func() any { return new(packets) }}
+
 var outBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // client is one network connection. Its fields are owned by the reader
@@ -60,8 +67,14 @@ type client struct {
 	inflightIn atomic.Int32      // QoS 1/2 publishes from the client not yet completed
 	scratch    *router           // routing scratch space, allocated on first PUBLISH
 
-	small [idleReadSize]byte
-	pkt   packets // decode targets, reused
+	small [idleReadSize]byte // goroutine mode: the idle read buffer
+	pkt   *packets           // decode targets, from a pool while handling input
+
+	// Poll mode (plain TCP on Linux): no reader goroutine while idle.
+	pc      *netpoll.Conn
+	raw     syscall.RawConn
+	partial []byte // an incomplete packet carried between reads
+	ended   bool   // end has run (poll mode: owned by the running worker)
 
 	// Outbound, guarded by wmu.
 	wmu        sync.Mutex
@@ -103,7 +116,16 @@ func (v violation) Error() string { return v.err.Error() }
 
 // serve runs the read loop until the connection ends, then cleans up.
 func (c *client) serve() {
-	err := c.readLoop()
+	c.end(c.readLoop())
+}
+
+// end runs once when reading stopped for good: it answers a protocol
+// violation, closes the connection and detaches the session.
+func (c *client) end(err error) {
+	if c.ended {
+		return
+	}
+	c.ended = true
 	var v violation
 	switch {
 	case errors.As(err, &v) && v.err == errRefused:
@@ -114,6 +136,7 @@ func (c *client) serve() {
 		c.closeConn()
 	}
 	c.finish(err)
+	c.srv.removeClient(c)
 }
 
 // readLoop reads and handles packets. While idle it blocks on the small
@@ -193,6 +216,10 @@ func (c *client) bytesNeeded(buf []byte) int {
 // handleBytes decodes and handles every whole packet in buf and returns how
 // many bytes it consumed.
 func (c *client) handleBytes(buf []byte) (int, error) {
+	if c.pkt == nil {
+		c.pkt = packetPool.Get().(*packets)
+		defer func() { packetPool.Put(c.pkt); c.pkt = nil }()
+	}
 	off := 0
 	for off < len(buf) {
 		t, flags, rem, hl, err := packet.DecodeHeader(buf[off:])
@@ -331,6 +358,9 @@ func (c *client) disconnect(rc packet.ReasonCode) {
 func (c *client) closeConn() {
 	c.closeOnce.Do(func() {
 		c.conn.Close()
+		if c.pc != nil {
+			c.pc.Wake() // no reader is blocked: let a worker notice
+		}
 	})
 }
 

@@ -33,6 +33,7 @@ type Options struct {
 	MaxQoS             int           // highest QoS granted, 0..2 (0 in the struct means default 2; set -1 for QoS 0 only)
 	SysInterval        time.Duration // $SYS update period; negative disables
 	AllowZeroLengthIDs *bool         // nil: true
+	DisableNetpoll     bool          // serve every connection with a reader goroutine, even plain TCP
 }
 
 // DefaultOptions are used for every zero field of Options.

@@ -22,10 +22,12 @@ import (
 	"errors"
 	"log/slog"
 	"net"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/mqttio/mqttio/broker/netpoll"
 	"github.com/mqttio/mqttio/broker/packet"
 	"github.com/mqttio/mqttio/broker/topic"
 )
@@ -43,6 +45,7 @@ type Server struct {
 	retained *topic.Retained[*Message]
 	timers   *sweeper
 	stats    stats
+	poller   *netpoll.Poller // nil: a reader goroutine per connection
 
 	mu        sync.Mutex
 	sessions  map[string]*session
@@ -72,6 +75,14 @@ func New(opts Options) (*Server, error) {
 		stop:      make(chan struct{}),
 	}
 	s.timers = newSweeper(s)
+	if !opts.DisableNetpoll {
+		// Plain TCP connections wait for data without a goroutine. Workers
+		// may block briefly (store backpressure), so there are several per
+		// core.
+		if p, err := netpoll.New(max(8, 4*runtime.GOMAXPROCS(0)), busyReadSize); err == nil {
+			s.poller = p
+		}
+	}
 	if err := s.restore(); err != nil {
 		return nil, err
 	}
@@ -148,7 +159,9 @@ func (s *Server) serveConn(conn net.Conn, transport string) {
 		conn.Close()
 		return
 	}
-	defer s.removeClient(c)
+	if s.poller != nil && c.startPolled() {
+		return
+	}
 	c.serve()
 }
 
@@ -207,6 +220,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() {
 		s.conns.Wait()
 		s.bg.Wait()
+		if s.poller != nil {
+			s.poller.Close()
+		}
 		s.persistSync()
 		close(done)
 	}()

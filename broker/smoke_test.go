@@ -27,7 +27,13 @@ func startServer(t testing.TB, opts broker.Options) (*broker.Server, string) {
 }
 
 func TestSmokePubSub(t *testing.T) {
-	_, addr := startServer(t, broker.Options{})
+	for _, netpoll := range []bool{true, false} {
+		_, addr := startServer(t, broker.Options{DisableNetpoll: !netpoll})
+		smokePubSub(t, addr)
+	}
+}
+
+func smokePubSub(t *testing.T, addr string) {
 	for _, v := range []packet.Version{packet.V31, packet.V311, packet.V5} {
 		sub := mqtttest.Dial(t, addr, v)
 		sub.Connect(&packet.Connect{ClientID: []byte("sub"), CleanStart: true, KeepAlive: 30})
