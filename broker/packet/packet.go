@@ -119,7 +119,10 @@ const (
 
 // Properties holds every MQTT 5 property. One struct for all packet types
 // keeps decoding allocation-free; the decoder rejects a property that is not
-// allowed in the packet being decoded (ProtocolError / MalformedPacket).
+// allowed in the packet being decoded, or repeated where it may appear only
+// once (MalformedPacket), and a value the spec forbids, such as a Receive
+// Maximum of 0 (ProtocolError). Encoders write only the properties allowed
+// in the packet being encoded, in ascending identifier order.
 type Properties struct {
 	Has uint32 // presence bits for scalar properties (Has* constants)
 
@@ -183,7 +186,9 @@ type Connect struct {
 }
 
 // Connack is the CONNACK packet. On v3 ReasonCode carries the return code
-// (0-5), on v5 a reason code.
+// (0-5), on v5 a reason code. AppendConnack on v3 also takes a v5 reason
+// code and maps it with ReasonCode.V3ConnackCode, so the broker can use
+// the same names for every version.
 type Connack struct {
 	SessionPresent bool
 	ReasonCode     ReasonCode
