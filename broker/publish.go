@@ -34,7 +34,15 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 	if p.Retain && !opts.retainAvailable() {
 		return packet.RetainNotSupported // [MQTT-3.2.2-14]
 	}
+	if len(p.Properties.SubscriptionIDs) > 0 {
+		// [MQTT-3.3.4-6]: only the server sends Subscription Identifiers.
+		return errProtocol("subscription identifier in PUBLISH")
+	}
 	name := p.Topic
+	if c.version == packet.V5 && len(name) == 0 && p.Properties.Has&packet.HasTopicAlias == 0 {
+		// [MQTT-3.3.2.3.4]: an empty topic needs a Topic Alias.
+		return errProtocol("empty topic name without topic alias")
+	}
 	if c.version == packet.V5 && p.Properties.Has&packet.HasTopicAlias != 0 {
 		a := p.Properties.TopicAlias
 		if a == 0 || int(a) > opts.TopicAliasMaximum {
@@ -55,6 +63,16 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 	}
 	if err := topic.ValidateTopicName(name, opts.MaxTopicLevels); err != nil {
 		return packet.TopicNameInvalid // [MQTT-3.3.2-1], [MQTT-4.7.3-1]
+	}
+	if c.version == packet.V5 {
+		if len(p.Properties.SubscriptionIDs) > 0 {
+			// [MQTT-3.3.4-6]: only the server sends subscription identifiers.
+			return errProtocol("subscription identifier in a client PUBLISH")
+		}
+		if rt := p.Properties.ResponseTopic; rt != nil && topic.ValidateTopicName(rt, opts.MaxTopicLevels) != nil {
+			// [MQTT-3.3.2-14]: the Response Topic is a topic name.
+			return errProtocol("response topic is not a valid topic name")
+		}
 	}
 	srv.stats.msgsIn.Add(1)
 	srv.stats.bytesIn.Add(int64(len(body)))
