@@ -9,14 +9,15 @@ import (
 
 // destroySession ends a session: its subscriptions leave the trie and its
 // stored state is deleted. With epoch != 0 it does nothing when a
-// connection attached since (the session's epoch moved on).
-func (srv *Server) destroySession(s *session, epoch uint64) {
+// connection attached since (the session's epoch moved on). It reports
+// whether it ended the session.
+func (srv *Server) destroySession(s *session, epoch uint64) bool {
 	srv.mu.Lock()
 	s.mu.Lock()
 	if s.destroyed || (epoch != 0 && (s.epoch != epoch || s.client != nil)) {
 		s.mu.Unlock()
 		srv.mu.Unlock()
-		return
+		return false
 	}
 	s.destroyed = true
 	if srv.sessions[s.id] == s {
@@ -45,13 +46,15 @@ func (srv *Server) destroySession(s *session, epoch uint64) {
 		// The session ended before the will delay did [MQTT-3.1.3-9].
 		srv.publishWill(ClientInfo{ClientID: s.id}, pendingWill)
 	}
+	return true
 }
 
 // expireSession runs when an offline session's expiry interval elapsed
 // [MQTT-3.1.2-23].
 func (srv *Server) expireSession(s *session, epoch uint64) {
-	srv.stats.expired.Add(1)
-	srv.destroySession(s, epoch)
+	if srv.destroySession(s, epoch) {
+		srv.stats.expired.Add(1)
+	}
 }
 
 // willDelayElapsed publishes a delayed will unless the client came back.
@@ -153,8 +156,10 @@ func (srv *Server) redispatch(om *outMsg, from *session) {
 	e.Sub.deliver(om.msg, min(om.msg.QoS, e.QoS), false, nil, g)
 }
 
-// disconnectAll is used by tests and the admin API.
-func (srv *Server) disconnectClient(id string, rc packet.ReasonCode) bool {
+// DisconnectClient closes the connection of client id, sending a v5 client
+// DISCONNECT with rc first (0x98 Administrative action, for the admin API).
+// It reports whether the client was connected.
+func (srv *Server) DisconnectClient(id string, rc packet.ReasonCode) bool {
 	s := srv.lookupSession(id)
 	if s == nil {
 		return false
