@@ -202,6 +202,7 @@ type node struct {
 	srv        *broker.Server
 	closeStore func() error
 	listeners  []namedListener
+	http       *httpFront // nil when the HTTP listeners are off
 	serving    sync.WaitGroup
 	stopping   atomic.Bool
 	failed     chan error // a listener's Serve failed: the node must stop
@@ -226,6 +227,7 @@ func startNode(cfg Config, logger *slog.Logger) (_ *node, err error) {
 	n.closeStore = closeStore
 	defer func() {
 		if err != nil {
+			n.http.close(context.Background())
 			for _, nl := range n.listeners {
 				nl.l.Close()
 			}
@@ -266,8 +268,12 @@ func startNode(cfg Config, logger *slog.Logger) (_ *node, err error) {
 	} else if ls.TLS.Address != "" {
 		logger.Debug("TLS listener off: no cert_file/key_file", "address", ls.TLS.Address)
 	}
-	// listeners.http and listeners.https are served by the HTTP transports
-	// (WebSocket, Socket.IO, Engine.IO), wired here once they exist.
+	front, httpListeners, err := startHTTP(cfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	n.http = front
+	n.listeners = append(n.listeners, httpListeners...)
 
 	for _, nl := range n.listeners {
 		logger.Info("listening", "transport", nl.name, "address", nl.l.Addr().String())
@@ -297,6 +303,9 @@ func (n *node) serve(nl namedListener) {
 
 // Addr returns the bound address of the listener of transport name, or nil.
 func (n *node) Addr(name string) net.Addr {
+	if a := n.http.addr(name); a != nil {
+		return a
+	}
 	for _, nl := range n.listeners {
 		if nl.name == name {
 			return nl.l.Addr()
@@ -313,6 +322,13 @@ func (n *node) Stop() error {
 	n.stopping.Store(true)
 	ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout)
 	defer cancel()
+	if n.http != nil {
+		// Stop taking HTTP requests first; the broker then disconnects
+		// the WebSocket and Socket.IO clients like every other.
+		hctx, hcancel := context.WithTimeout(ctx, n.cfg.ShutdownTimeout/4)
+		n.http.close(hctx)
+		hcancel()
+	}
 	if err := n.srv.Shutdown(ctx); err != nil {
 		n.log.Warn("broker shutdown incomplete", "err", err)
 	}
