@@ -84,6 +84,7 @@ type client struct {
 	outAliases map[string]uint16
 	nextAlias  uint16
 	acks       []pendingAck // acks held until the store commit of their message
+	flushIdle  func()       // c.flushLoop(false), made once: "go c.flushLoop(false)" allocates a closure per call
 }
 
 // packets holds one decode target per packet type, reused for every packet.
@@ -100,6 +101,7 @@ type packets struct {
 func newClient(s *Server, conn net.Conn, transport string) *client {
 	now := time.Now().UnixNano()
 	c := &client{srv: s, conn: conn, transport: transport, createdAt: now}
+	c.flushIdle = func() { c.flushLoop(false) }
 	c.lastRead.Store(now)
 	return c
 }
@@ -411,7 +413,7 @@ func (c *client) appendAckLocked(a *packet.Ack) {
 func (c *client) kickLocked() {
 	if !c.flushing {
 		c.flushing = true
-		go c.flushLoop(false)
+		go c.flushIdle()
 	}
 }
 

@@ -228,6 +228,7 @@ func (srv *Server) tryAttach(c *client, cleanStart bool, expiry uint32, ack *pac
 		s.mu.Lock()
 		old = s.client
 		s.client = nil
+		s.discarded = s.discarded || cleanStart // seen by old's detach: its session ended
 		s.mu.Unlock()
 		if cleanStart {
 			// [MQTT-3.1.2-4]: discard the existing session.
@@ -288,24 +289,30 @@ func (srv *Server) detach(c *client) {
 		redispatch = s.takeSharedLocked()
 	}
 	persistent := s.persistent
+	expiry := s.expiry
+	ended := s.destroyed || s.discarded
 	epoch := s.epoch
 	s.mu.Unlock()
 
 	if w := c.will; w != nil && !c.normalExit {
 		switch {
-		case w.delay == 0 || !persistent || !owner:
-			// A will with a delay is dropped when another connection took
-			// the session over [MQTT-3.1.3-9]; otherwise it fires now.
-			if w.delay == 0 || !persistent {
-				srv.publishWill(c.info, w)
-			}
+		case w.delay == 0 || ended:
+			// No delay, or a clean-start takeover ended the session: the
+			// will goes out now [MQTT-3.1.3-9].
+			srv.publishWill(c.info, w)
+		case !owner:
+			// Another connection resumed the session within the will
+			// delay: no will [MQTT-3.1.3-9].
+		case !persistent:
+			// The session ends with this connection, and the delay with it.
+			srv.publishWill(c.info, w)
 		default:
 			s.mu.Lock()
 			if s.epoch == epoch {
 				s.will = w
 			}
 			s.mu.Unlock()
-			delay := min(time.Duration(w.delay)*time.Second, time.Duration(s.expiry)*time.Second)
+			delay := min(time.Duration(w.delay)*time.Second, time.Duration(expiry)*time.Second)
 			srv.timers.after(delay, func() { srv.willDelayElapsed(s, epoch, c.info) })
 		}
 	}
@@ -320,8 +327,8 @@ func (srv *Server) detach(c *client) {
 		return
 	}
 	srv.saveSession(s)
-	if s.expiry != neverExpire {
-		srv.timers.after(time.Duration(s.expiry)*time.Second, func() { srv.expireSession(s, epoch) })
+	if expiry != neverExpire {
+		srv.timers.after(time.Duration(expiry)*time.Second, func() { srv.expireSession(s, epoch) })
 	}
 }
 

@@ -19,6 +19,11 @@ type router struct {
 	targets []target
 	index   map[*session]int
 	msg     Message // the message being routed, when it may alias a read buffer
+
+	// forwarded is set while routing a message from another cluster node:
+	// fwd then says which subscriptions it was sent for (cluster.go).
+	forwarded bool
+	fwd       Delivery
 }
 
 // target is one session a message goes to, after merging overlapping
@@ -41,12 +46,16 @@ func newRouter() *router { return &router{index: make(map[*session]int)} }
 // the commit). origin is the publishing client id for no-local.
 func (srv *Server) route(r *router, m *Message) (persisted bool) {
 	r.entries, r.groups = srv.subs.Match(bytesOf(m.Topic), r.entries[:0], r.groups[:0])
+	if r.forwarded {
+		r.restrictForwarded()
+	}
 	r.targets = r.targets[:0]
 	clear(r.index)
 	for i := range r.entries {
 		e := &r.entries[i]
-		if e.NoLocal && m.Origin != "" && e.Sub.id == m.Origin && m.OriginNode == "" {
-			// [MQTT-3.8.3-3]: not to the connection that published it.
+		if e.NoLocal && m.Origin != "" && e.Sub.id == m.Origin {
+			// [MQTT-3.8.3-3]: not to the connection that published it,
+			// that is to its client id, on whichever node it published.
 			continue
 		}
 		// Retain As Published [MQTT-3.3.1-12]/[MQTT-3.3.1-13].

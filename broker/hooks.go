@@ -43,10 +43,17 @@ type Authorizer interface {
 type Cluster interface {
 	// RouteAdded is called when this node gets its first subscriber to
 	// filter (group is "" unless shared); RouteRemoved after the last one
-	// leaves.
+	// leaves. Calls for the same route from different goroutines may
+	// arrive out of order: Server.HasRoute tells the state after them.
+	// Routes restored from the store at start-up are not announced: see
+	// Server.Routes.
 	RouteAdded(filter, group string)
 	RouteRemoved(filter, group string)
 	// Forward hands a message published on this node to the nodes with
-	// matching routes. It must not block for long.
-	Forward(m *Message)
+	// matching routes. The core has already delivered it to the local
+	// subscribers, including one member of every shared group that has a
+	// member here; Forward gives the other groups to one node each. m is
+	// immutable and may be kept. It must not block for long. It returns
+	// the number of nodes m was queued for (0: no remote subscriber).
+	Forward(m *Message) (nodes int)
 }

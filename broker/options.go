@@ -23,7 +23,7 @@ type Options struct {
 	ReceiveMaximum     int           // QoS 1/2 publishes a client may have unacknowledged towards us (v5 Receive Maximum)
 	MaxInflight        int           // QoS 1/2 publishes we send a client before waiting for acks
 	MaxQueuedMessages  int           // per session, messages waiting while offline or above MaxInflight
-	QueueDropOldest    bool          // when the queue is full: drop the oldest (true) or the new message (false)
+	QueueDropNewest    bool          // when the queue is full: drop the new message instead of the oldest
 	MaxTopicLevels     int           // topic name / filter levels
 	MaxKeepAlive       time.Duration // 0: none; longer client keepalives are cut to this (v5 Server Keep Alive)
 	MaxSessionExpiry   time.Duration // cap on the v5 session expiry interval; 0: none
@@ -42,7 +42,6 @@ var DefaultOptions = Options{
 	ReceiveMaximum:    128,
 	MaxInflight:       128,
 	MaxQueuedMessages: 10000,
-	QueueDropOldest:   true,
 	MaxTopicLevels:    128,
 	TopicAliasMaximum: 64,
 	ConnectTimeout:    10 * time.Second,

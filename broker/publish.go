@@ -65,10 +65,6 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 		return packet.TopicNameInvalid // [MQTT-3.3.2-1], [MQTT-4.7.3-1]
 	}
 	if c.version == packet.V5 {
-		if len(p.Properties.SubscriptionIDs) > 0 {
-			// [MQTT-3.3.4-6]: only the server sends subscription identifiers.
-			return errProtocol("subscription identifier in a client PUBLISH")
-		}
 		if rt := p.Properties.ResponseTopic; rt != nil && topic.ValidateTopicName(rt, opts.MaxTopicLevels) != nil {
 			// [MQTT-3.3.2-14]: the Response Topic is a topic name.
 			return errProtocol("response topic is not a valid topic name")

@@ -58,6 +58,7 @@ type session struct {
 	offlineAt  int64  // unix nanos when the last connection closed
 	will       *will  // the will of the last connection, while it may still fire
 	destroyed  bool
+	discarded  bool // a clean-start CONNECT replaced it; destroyed soon
 	stored     bool // a session record exists in the store
 }
 
@@ -125,7 +126,7 @@ func (s *session) deliver(m *Message, qos byte, retain bool, ids []uint32, group
 	}
 	if len(s.queue) >= s.srv.opts.MaxQueuedMessages {
 		s.srv.stats.dropped.Add(1)
-		if !s.srv.opts.QueueDropOldest {
+		if s.srv.opts.QueueDropNewest {
 			return false
 		}
 		old := s.queue[0]
@@ -165,6 +166,12 @@ func (s *session) fillWindowLocked() {
 			continue
 		}
 		if !c.fits(om.msg, om.qos, om.ids) {
+			s.unpersistLocked(om)
+			continue
+		}
+		if a := s.srv.opts.Auth; a != nil && !a.Authorize(&c.info, ActionReceive, om.msg.Topic) {
+			// Queued while offline, when route could not ask for this
+			// client (see mayReceive): it may not receive it.
 			s.unpersistLocked(om)
 			continue
 		}

@@ -254,3 +254,164 @@ func Eventually(t testing.TB, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TryConnect sends a CONNECT and returns the CONNACK whatever its code.
+func (c *Conn) TryConnect(cp *packet.Connect) *packet.Connack {
+	c.t.Helper()
+	if cp.Version == 0 {
+		cp.Version = c.Version
+	}
+	c.Send(cp)
+	return Expect[*packet.Connack](c)
+}
+
+// Sync sends a PINGREQ and returns every packet that arrived before its
+// PINGRESP. The broker handles one connection's packets in order, so
+// whatever an earlier packet of this connection caused (retained messages
+// for a SUBSCRIBE, say) has been queued by then; and a message another
+// connection published with QoS > 0 is queued to this one before that
+// publisher gets its acknowledgement. Sync thus checks "nothing arrived"
+// without waiting for a fixed time.
+func (c *Conn) Sync() []any {
+	c.t.Helper()
+	c.SendRaw(packet.AppendPingreq(nil))
+	var got []any
+	for {
+		p := c.Next()
+		if t, ok := p.(packet.Type); ok && t == packet.PINGRESP {
+			return got
+		}
+		got = append(got, p)
+	}
+}
+
+// ExpectNone fails the test if any packet arrives before the PINGRESP of a
+// Sync.
+func (c *Conn) ExpectNone() {
+	c.t.Helper()
+	if got := c.Sync(); len(got) > 0 {
+		c.t.Fatalf("expected nothing, got %s", describeAll(got))
+	}
+}
+
+// ExpectDisconnect waits until the broker closes the connection. On v5 the
+// last packet before the close must be a DISCONNECT with reason rc, which
+// it returns; on v3 nothing may be sent before the close, and it returns
+// nil.
+func (c *Conn) ExpectDisconnect(rc packet.ReasonCode) *packet.Disconnect {
+	c.t.Helper()
+	got := c.ExpectClosed()
+	if c.Version != packet.V5 {
+		if len(got) > 0 {
+			c.t.Fatalf("expected a silent close, got %s", describeAll(got))
+		}
+		return nil
+	}
+	if len(got) == 0 {
+		c.t.Fatalf("closed without DISCONNECT %#x", byte(rc))
+	}
+	d, ok := got[len(got)-1].(*packet.Disconnect)
+	if !ok || d.ReasonCode != rc {
+		c.t.Fatalf("expected DISCONNECT %#x (%v), got %s", byte(rc), rc, describeAll(got))
+	}
+	return d
+}
+
+// SubscribeWith sends s and returns its SUBACK.
+func (c *Conn) SubscribeWith(s *packet.Subscribe) *packet.Suback {
+	c.t.Helper()
+	c.Send(s)
+	ack := Expect[*packet.Suback](c)
+	if ack.PacketID != s.PacketID {
+		c.t.Fatalf("SUBACK for %d, want %d", ack.PacketID, s.PacketID)
+	}
+	return ack
+}
+
+// ExpectAck returns the next packet, failing unless it is an
+// acknowledgement of type t for packet id pid.
+func (c *Conn) ExpectAck(t packet.Type, pid uint16) *packet.Ack {
+	c.t.Helper()
+	a := Expect[*packet.Ack](c)
+	if a.Type != t || a.PacketID != pid {
+		c.t.Fatalf("expected %v %d, got %s", t, pid, Describe(a))
+	}
+	return a
+}
+
+// ReadPublish returns the next PUBLISH, acknowledging what arrives on the
+// way as a well-behaved client would: PUBACK for QoS 1, PUBREC for QoS 2,
+// PUBCOMP for every PUBREL. It does not fail the test, so it may run on any
+// goroutine; other packets are an error.
+func (c *Conn) ReadPublish(timeout time.Duration) (*packet.Publish, error) {
+	for {
+		p, err := c.Read(timeout)
+		if err != nil {
+			return nil, err
+		}
+		var ack *packet.Ack
+		var pub *packet.Publish
+		switch v := p.(type) {
+		case *packet.Publish:
+			pub = v
+			switch v.QoS {
+			case 1:
+				ack = &packet.Ack{Type: packet.PUBACK, PacketID: v.PacketID}
+			case 2:
+				ack = &packet.Ack{Type: packet.PUBREC, PacketID: v.PacketID}
+			}
+		case *packet.Ack:
+			if v.Type != packet.PUBREL {
+				return nil, fmt.Errorf("unexpected %s", Describe(p))
+			}
+			ack = &packet.Ack{Type: packet.PUBCOMP, PacketID: v.PacketID}
+		default:
+			return nil, fmt.Errorf("unexpected %s", Describe(p))
+		}
+		if ack != nil {
+			c.Conn.SetWriteDeadline(time.Now().Add(DefaultTimeout))
+			if _, err := c.Conn.Write(packet.AppendAck(nil, c.Version, ack)); err != nil {
+				return nil, err
+			}
+		}
+		if pub != nil {
+			return pub, nil
+		}
+	}
+}
+
+// PublishE is Publish for other goroutines: it returns an error instead of
+// failing the test. The connection must receive nothing but the acks.
+func (c *Conn) PublishE(topic string, qos byte, payload string, pid uint16) error {
+	write := func(b []byte) error {
+		c.Conn.SetWriteDeadline(time.Now().Add(DefaultTimeout))
+		_, err := c.Conn.Write(b)
+		return err
+	}
+	expect := func(t packet.Type) error {
+		p, err := c.Read(DefaultTimeout)
+		if err != nil {
+			return err
+		}
+		if a, ok := p.(*packet.Ack); !ok || a.Type != t || a.PacketID != pid {
+			return fmt.Errorf("expected %v %d, got %s", t, pid, Describe(p))
+		}
+		return nil
+	}
+	if err := write(packet.AppendPublish(nil, c.Version, &packet.Publish{Topic: []byte(topic), QoS: qos, PacketID: pid, Payload: []byte(payload)})); err != nil {
+		return err
+	}
+	switch qos {
+	case 1:
+		return expect(packet.PUBACK)
+	case 2:
+		if err := expect(packet.PUBREC); err != nil {
+			return err
+		}
+		if err := write(packet.AppendAck(nil, c.Version, &packet.Ack{Type: packet.PUBREL, PacketID: pid})); err != nil {
+			return err
+		}
+		return expect(packet.PUBCOMP)
+	}
+	return nil
+}

@@ -125,9 +125,9 @@ type MQTTConfig struct {
 // empty: Load fills in the host name.
 func DefaultConfig() Config {
 	d := broker.DefaultOptions
-	queueDrop := "newest"
-	if d.QueueDropOldest {
-		queueDrop = "oldest"
+	queueDrop := "oldest"
+	if d.QueueDropNewest {
+		queueDrop = "newest"
 	}
 	maxQoS := d.MaxQoS
 	switch {
@@ -194,7 +194,7 @@ func (c Config) BrokerOptions() broker.Options {
 		ReceiveMaximum:     c.MQTT.ReceiveMaximum,
 		MaxInflight:        c.MQTT.MaxInflight,
 		MaxQueuedMessages:  c.MQTT.MaxQueuedMessages,
-		QueueDropOldest:    c.MQTT.QueueDrop == "oldest",
+		QueueDropNewest:    c.MQTT.QueueDrop == "newest",
 		MaxTopicLevels:     c.MQTT.MaxTopicLevels,
 		MaxKeepAlive:       c.MQTT.MaxKeepalive,
 		MaxSessionExpiry:   c.MQTT.MaxSessionExpiry,

@@ -102,7 +102,7 @@ func TestDefaultsMatchBroker(t *testing.T) {
 	check("ReceiveMaximum", got.ReceiveMaximum, want.ReceiveMaximum)
 	check("MaxInflight", got.MaxInflight, want.MaxInflight)
 	check("MaxQueuedMessages", got.MaxQueuedMessages, want.MaxQueuedMessages)
-	check("QueueDropOldest", got.QueueDropOldest, want.QueueDropOldest)
+	check("QueueDropNewest", got.QueueDropNewest, want.QueueDropNewest)
 	check("MaxTopicLevels", got.MaxTopicLevels, want.MaxTopicLevels)
 	check("MaxKeepAlive", got.MaxKeepAlive, want.MaxKeepAlive)
 	check("MaxSessionExpiry", got.MaxSessionExpiry, want.MaxSessionExpiry)
@@ -146,7 +146,7 @@ func TestBrokerOptionsMapping(t *testing.T) {
 		ReceiveMaximum:     10,
 		MaxInflight:        20,
 		MaxQueuedMessages:  30,
-		QueueDropOldest:    false,
+		QueueDropNewest:    true,
 		MaxTopicLevels:     8,
 		MaxKeepAlive:       2 * time.Minute,
 		MaxSessionExpiry:   24 * time.Hour,
@@ -161,8 +161,8 @@ func TestBrokerOptionsMapping(t *testing.T) {
 		t.Fatalf("BrokerOptions =\n%+v\nwant\n%+v", o, want)
 	}
 	c = mustLoad(t, "", nil, set("mqtt.max_qos", "1", "mqtt.queue_drop", "oldest", "mqtt.topic_alias_maximum", "65535")...)
-	if o := c.BrokerOptions(); o.MaxQoS != 1 || !o.QueueDropOldest || o.TopicAliasMaximum != 65535 {
-		t.Fatalf("max_qos 1 → %d, queue_drop oldest → %v, aliases → %d", o.MaxQoS, o.QueueDropOldest, o.TopicAliasMaximum)
+	if o := c.BrokerOptions(); o.MaxQoS != 1 || o.QueueDropNewest || o.TopicAliasMaximum != 65535 {
+		t.Fatalf("max_qos 1 → %d, queue_drop oldest → %v, aliases → %d", o.MaxQoS, !o.QueueDropNewest, o.TopicAliasMaximum)
 	}
 }
 
