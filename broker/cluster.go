@@ -102,6 +102,3 @@ func (srv *Server) AfterCommit(fn func(error)) {
 	}
 	fn(nil)
 }
-
-// NodeID returns the node name from Options.
-func (srv *Server) NodeID() string { return srv.opts.NodeID }
