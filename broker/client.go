@@ -74,7 +74,11 @@ type client struct {
 	pc      *netpoll.Conn
 	raw     syscall.RawConn
 	partial []byte // an incomplete packet carried between reads
-	ended   bool   // end has run (poll mode: owned by the running worker)
+	readFn  func(fd uintptr) bool
+	rbuf    []byte // rawRead's arguments and results, for readFn
+	rn      int
+	rerr    error
+	ended   bool // end has run (poll mode: owned by the running worker)
 
 	// Outbound, guarded by wmu.
 	wmu        sync.Mutex

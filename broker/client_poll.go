@@ -24,13 +24,19 @@ func (c *client) startPolled() bool {
 	if err := raw.Control(func(f uintptr) { fd = int(f) }); err != nil || fd < 0 {
 		return false
 	}
-	pc, err := c.srv.poller.Register(fd, c)
-	if err != nil {
+	c.raw = raw
+	// One closure per connection, not one per read.
+	c.readFn = func(fd uintptr) bool {
+		c.rn, c.rerr = syscall.Read(int(fd), c.rbuf)
+		return true
+	}
+	c.pc = c.srv.poller.Register(fd, c)
+	c.srv.conns.Add(1) // done in OnReadable when the connection ends
+	if err := c.pc.Start(); err != nil {
+		c.srv.conns.Done()
+		c.pc, c.raw, c.readFn = nil, nil, nil
 		return false
 	}
-	c.raw, c.pc = raw, pc
-	c.srv.conns.Add(1) // done in OnReadable when the connection ends
-	pc.Wake()          // the CONNECT may already be there
 	return true
 }
 
@@ -75,12 +81,15 @@ func (c *client) OnReadable(buf []byte) bool {
 		if !c.consume(buf[:have+n], buf) {
 			return false
 		}
-		if have+n < len(buf) {
-			// Drained the socket (a short read): level-triggered epoll
-			// wakes us again if more arrived meanwhile.
+		if have+n < len(buf) && !c.pc.HungUp() {
+			// Drained the socket (a short read): the edge-triggered poller
+			// wakes us again when more arrives.
 			return true
 		}
 	}
+	// Read budget spent with data left: the socket will not signal again
+	// for what is already there, so ask for another run.
+	c.pc.Wake()
 	return true
 }
 
@@ -121,10 +130,11 @@ func (c *client) readFailed(err error) bool {
 }
 
 func (c *client) rawRead(p []byte) (n int, err error) {
-	if rerr := c.raw.Read(func(fd uintptr) bool {
-		n, err = syscall.Read(int(fd), p)
-		return true
-	}); rerr != nil {
+	c.rbuf = p
+	rerr := c.raw.Read(c.readFn)
+	n, err = c.rn, c.rerr
+	c.rbuf, c.rerr = nil, nil
+	if rerr != nil {
 		return 0, rerr
 	}
 	if n < 0 {

@@ -1,8 +1,9 @@
 // Package netpoll lets idle TCP connections wait for data without a
-// goroutine. A parked connection is registered (one-shot) in an epoll set of
-// our own; when it becomes readable a worker from a small fixed pool runs
-// its handler, which reads with non-blocking syscalls until the socket is
-// drained and then parks it again.
+// goroutine. Each connection is registered (edge-triggered) in an epoll set
+// of our own; when data arrives a worker from a small fixed pool runs its
+// handler, which reads with non-blocking syscalls until a short read shows
+// the socket drained. Data arriving while the handler runs requests a rerun
+// (see Conn.state), so no event is lost and no re-arming syscall is needed.
 //
 // Why: a goroutine blocked in Read costs at least a 2-8 KB stack plus a read
 // buffer for every idle connection; with netpoll an idle MQTT connection
@@ -35,6 +36,7 @@ type Conn struct {
 	fd    int
 	token uint64
 	h     Handler
+	hup   atomic.Bool // the peer hung up: read until EOF
 	// state: idle (parked or not yet armed), queued/running, or running
 	// with another run requested. It makes sure a handler never runs on
 	// two workers at once.
@@ -76,21 +78,36 @@ func New(workers, bufLen int) (*Poller, error) {
 	return p, nil
 }
 
-// Register adds fd with its handler. The connection starts unarmed: call
-// Wake to run the handler once (it will find out whether data is there),
-// or Park to wait for data.
-func (p *Poller) Register(fd int, h Handler) (*Conn, error) {
+// Register prepares fd with its handler. Nothing runs until Start, so the
+// caller can finish setting up what the handler uses.
+func (p *Poller) Register(fd int, h Handler) *Conn {
+	return &Conn{p: p, fd: fd, h: h}
+}
+
+// Start adds the connection to the epoll set and runs the handler once for
+// data that arrived before. On error the connection is forgotten.
+func (c *Conn) Start() error {
+	// Publishing c in the map under p.mu orders everything the caller did
+	// before Start before the poll loop's lookup of c.
+	p := c.p
 	p.mu.Lock()
 	p.next++
-	c := &Conn{p: p, fd: fd, token: p.next, h: h}
+	c.token = p.next
 	p.conns[c.token] = c
 	p.mu.Unlock()
-	if err := p.impl.add(fd, c.token); err != nil {
-		p.forget(c)
-		return nil, err
+	if err := p.impl.add(c.fd, c.token); err != nil {
+		c.p.forget(c)
+		return err
 	}
-	return c, nil
+	c.schedule()
+	return nil
 }
+
+// HungUp reports whether the peer closed its side (or the socket failed).
+// Edge-triggered polling signals that once, possibly together with the last
+// data, so a handler that sees it must read on until EOF even after a short
+// read.
+func (c *Conn) HungUp() bool { return c.hup.Load() }
 
 // Wake schedules the handler to run soon, whether or not data arrived.
 // Safe from any goroutine; used to notice a close done elsewhere.
@@ -133,15 +150,16 @@ func (p *Poller) forget(c *Conn) {
 func (p *Poller) loop() {
 	defer p.wg.Done()
 	tokens := make([]uint64, 256)
+	hups := make([]bool, 256)
 	for !p.closed.Load() {
-		n, err := p.impl.wait(tokens)
+		n, err := p.impl.wait(tokens, hups)
 		if err != nil {
 			if p.closed.Load() {
 				return
 			}
 			continue
 		}
-		for _, t := range tokens[:n] {
+		for i, t := range tokens[:n] {
 			if t == 0 {
 				continue // the wake-up event used by Close
 			}
@@ -149,14 +167,17 @@ func (p *Poller) loop() {
 			c := p.conns[t]
 			p.mu.Unlock()
 			if c != nil {
+				if hups[i] {
+					c.hup.Store(true)
+				}
 				c.schedule()
 			}
 		}
 	}
 }
 
-// worker runs handlers. A handler that asks to be parked is re-armed in the
-// epoll set unless a rerun was requested while it ran.
+// worker runs handlers. A handler that asks to be parked goes idle, unless
+// a rerun was requested while it ran (data arrived, or a Wake).
 func (p *Poller) worker() {
 	defer p.wg.Done()
 	buf := make([]byte, p.bufLen)
@@ -170,11 +191,6 @@ func (p *Poller) worker() {
 				break
 			}
 			if c.state.CompareAndSwap(stateRunning, stateIdle) {
-				if err := p.impl.arm(c.fd, c.token); err != nil {
-					// The socket is gone (closed under us): run once more
-					// so the handler sees it.
-					c.schedule()
-				}
 				break
 			}
 			c.state.Store(stateRunning) // a rerun was requested: go again

@@ -63,11 +63,10 @@ func pair(t *testing.T, p *Poller) (client net.Conn, h *echo, pc *Conn) {
 	var fd int
 	raw.Control(func(f uintptr) { fd = int(f) })
 	h = &echo{raw: raw, conn: server, ended: make(chan struct{})}
-	pc, err = p.Register(fd, h)
-	if err != nil {
+	pc = p.Register(fd, h)
+	if err := pc.Start(); err != nil {
 		t.Fatal(err)
 	}
-	pc.Wake()
 	return client, h, pc
 }
 
