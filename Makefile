@@ -1,4 +1,5 @@
-# mqttio: make build | run | test | lint | fuzz-short | cover | clean
+# mqttio: make build | run | test | lint | fuzz-short | cover | clean | proto |
+#         bench-compare | image | e2e | k8s-check
 # `make test` is the whole suite, as CI runs it (.ci/run): it installs its
 # own Debian dependencies and staticcheck first.
 
@@ -11,7 +12,7 @@ ARGS    ?=
 # staticcheck and other go-installed tools live here.
 export PATH := $(shell $(GO) env GOPATH)/bin:$(PATH)
 
-.PHONY: all build run test deps lint fuzz-short cover clean
+.PHONY: all build run test deps lint fuzz-short cover clean proto bench-compare
 
 all: build
 
@@ -41,3 +42,15 @@ cover:
 
 clean:
 	rm -rf bin coverage.out coverage.html
+
+# Regenerate proto/*.pb.go with pinned protoc plugins (Debian protobuf-compiler).
+proto:
+	bash proto/gen.sh
+
+# mqttio vs Mosquitto side by side (bench/compare.sh): ~8-10 min; QUICK=1 for ~1.5 min.
+bench-compare:
+	QUICK=$(QUICK) bash bench/compare.sh $(BENCH_ARGS)
+
+# image, e2e, k8s-check: the container image and its end-to-end run.
+# Included last so that `all` stays the default goal.
+include deployments/make.mk

@@ -25,6 +25,13 @@ missing=()
 for p in "${DEB_PACKAGES[@]}"; do
 	installed "$p" || missing+=("$p")
 done
+# kubectl renders the kustomize base in the manifest tests. Some machine
+# images ship their own kubectl package owning /usr/bin/kubectl, which
+# Debian's kubernetes-client would conflict with: install it only when no
+# kubectl is on PATH.
+if ! command -v kubectl >/dev/null && ! installed kubernetes-client; then
+	missing+=(kubernetes-client)
+fi
 
 if ((${#missing[@]} > 0)); then
 	sudo=()
