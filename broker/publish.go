@@ -117,7 +117,7 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 		persisted = srv.route(r, m) || persisted
 		matched := len(r.targets)
 		if cl := srv.opts.Cluster; cl != nil {
-			cl.Forward(m)
+			matched += cl.Forward(m)
 		}
 		if matched == 0 && c.version == packet.V5 && p.QoS > 0 {
 			rc = packet.NoMatchingSubscribers
