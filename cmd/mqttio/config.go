@@ -45,6 +45,8 @@ type Config struct {
 	Log             LogConfig       `cfg:"log"`
 	Listeners       ListenersConfig `cfg:"listeners"`
 	MQTT            MQTTConfig      `cfg:"mqtt"`
+	Auth            AuthConfig      `cfg:"auth"`
+	Admin           AdminConfig     `cfg:"admin"`
 }
 
 // LogConfig selects the log level and format.
@@ -120,6 +122,46 @@ type MQTTConfig struct {
 	AllowZeroLengthClientID bool          `cfg:"allow_zero_length_client_id"`
 }
 
+// AuthConfig is authentication and authorization (package auth; the file
+// formats are in docs/operations.md).
+type AuthConfig struct {
+	PasswordFile string `cfg:"password_file"`
+	ACLFile      string `cfg:"acl_file"`
+	// AllowAnonymous is "auto" (true without a password file, false with
+	// one), "true" or "false"; see Config.AnonymousAllowed.
+	AllowAnonymous      string        `cfg:"allow_anonymous"`
+	UseCertCNAsUsername bool          `cfg:"use_cert_cn_as_username"`
+	CacheTTL            time.Duration `cfg:"cache_ttl"`
+}
+
+// AdminConfig is the admin HTTP listener (package admin).
+type AdminConfig struct {
+	Address   string `cfg:"address"`
+	Token     string `cfg:"token" secret:"true"`
+	TokenFile string `cfg:"token_file"`
+}
+
+// AnonymousAllowed resolves auth.allow_anonymous: "auto" admits clients
+// without a username only when there is no password file.
+func (c Config) AnonymousAllowed() bool {
+	switch c.Auth.AllowAnonymous {
+	case "true":
+		return true
+	case "false":
+		return false
+	}
+	return c.Auth.PasswordFile == ""
+}
+
+// AuthEnabled reports whether the node needs an authorizer at all: with
+// none, the broker skips every check.
+func (c Config) AuthEnabled() bool {
+	return c.Auth.PasswordFile != "" || c.Auth.ACLFile != "" || !c.AnonymousAllowed() || c.Auth.UseCertCNAsUsername
+}
+
+// redacted is what `mqttio config` prints for a secret that is set.
+const redacted = "<redacted>"
+
 // DefaultConfig returns the built-in defaults. The MQTT limits are those of
 // broker.DefaultOptions, so the two cannot drift apart. NodeID is left
 // empty: Load fills in the host name.
@@ -167,6 +209,8 @@ func DefaultConfig() Config {
 			SysInterval:             sys,
 			AllowZeroLengthClientID: d.AllowZeroLengthIDs == nil || *d.AllowZeroLengthIDs,
 		},
+		Auth:  AuthConfig{AllowAnonymous: "auto", CacheTTL: 2 * time.Minute},
+		Admin: AdminConfig{Address: "127.0.0.1:8081"},
 	}
 }
 
@@ -449,10 +493,11 @@ func editDistance(a, b string) int {
 
 // field is one configuration key: a leaf of Config.
 type field struct {
-	key   string // "mqtt.max_inflight"
-	env   string // "MQTTIO_MQTT_MAX_INFLIGHT"
-	index []int  // reflect field path from Config
-	typ   reflect.Type
+	key    string // "mqtt.max_inflight"
+	env    string // "MQTTIO_MQTT_MAX_INFLIGHT"
+	index  []int  // reflect field path from Config
+	typ    reflect.Type
+	secret bool // `secret:"true"`: never printed (mqttio config shows <redacted>)
 }
 
 var (
@@ -494,10 +539,11 @@ func collectFields(t reflect.Type, prefix string, index []int) []*field {
 			continue
 		}
 		out = append(out, &field{
-			key:   key,
-			env:   envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
-			index: idx,
-			typ:   sf.Type,
+			key:    key,
+			env:    envPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_")),
+			index:  idx,
+			typ:    sf.Type,
+			secret: sf.Tag.Get("secret") == "true",
 		})
 	}
 	return out
@@ -612,6 +658,9 @@ func (c Config) MarshalYAML() (any, error) {
 			}
 		} else {
 			vn = &yaml.Node{Kind: yaml.ScalarNode, Value: f.format(&c)}
+			if f.secret && vn.Value != "" {
+				vn.Value = redacted
+			}
 			if f.typ.Kind() == reflect.String {
 				vn.Style = yaml.DoubleQuotedStyle
 			}
@@ -729,6 +778,26 @@ func (c Config) validate() []keyError {
 		add("mqtt.sys_interval", "must not be negative; 0 disables $SYS (got %s)", m.SysInterval)
 	} else if m.SysInterval > 0 && m.SysInterval < 100*time.Millisecond {
 		add("mqtt.sys_interval", "must be 0 (off) or at least 100ms (got %s)", m.SysInterval)
+	}
+
+	a := c.Auth
+	oneOf("auth.allow_anonymous", a.AllowAnonymous, "auto", "true", "false")
+	if a.AllowAnonymous == "false" && a.PasswordFile == "" && !a.UseCertCNAsUsername {
+		add("auth.allow_anonymous", "false refuses every client: set auth.password_file or auth.use_cert_cn_as_username too")
+	}
+	if a.CacheTTL < 0 {
+		add("auth.cache_ttl", "must not be negative; 0s disables the cache (got %s)", a.CacheTTL)
+	}
+
+	ad := c.Admin
+	address("admin.address", ad.Address)
+	switch {
+	case ad.Token != "" && ad.TokenFile != "":
+		add("admin.token_file", "set admin.token or admin.token_file, not both")
+	case ad.Token == redacted:
+		add("admin.token", "is the placeholder `mqttio config` prints; set the real token")
+	case strings.ContainsFunc(ad.Token, func(r rune) bool { return r <= ' ' || r == 0x7f }):
+		add("admin.token", "must not contain spaces or control characters")
 	}
 	return errs
 }

@@ -3,6 +3,9 @@
 //	mqttio [serve] [flags]   start a node (the default command)
 //	mqttio config [flags]    print the effective configuration as YAML
 //	mqttio version           print the version (also: mqttio --version)
+//	mqttio health [flags]    exit 0 when the local node is ready (health.go)
+//	mqttio passwd add|delete FILE USER   manage a password file (passwd.go)
+//	mqttio clients list|kick [ID]        call the admin API (clients.go)
 //
 // Exit status: 0 after a clean stop (SIGINT or SIGTERM), 1 when the node
 // cannot start or stops on an error, 2 for a bad command line or
@@ -47,6 +50,15 @@ const (
 
 // run is main without the process: it returns the exit code.
 func run(args, environ []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "health" { // its own flags: health.go
+		return runHealth(args[1:], environ, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "passwd" { // passwd.go
+		return runPasswd(args[1:], os.Stdin, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "clients" { // clients.go
+		return runClients(args[1:], environ, stdout, stderr)
+	}
 	cmd, cl, err := parseCommandLine(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -77,18 +89,31 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	logger := newLogger(cfg.Log, stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads the password, ACL and token files (ops.go); it is
+	// caught from the start, so an early one does not kill the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	n, err := startNode(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "mqttio:", err)
 		return exitError
 	}
 	code := exitOK
-	select {
-	case <-ctx.Done():
-		logger.Info("signal received, shutting down", "timeout", cfg.ShutdownTimeout)
-	case err := <-n.failed:
-		logger.Error("shutting down after a listener failed", "err", err, "timeout", cfg.ShutdownTimeout)
-		code = exitError
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			logger.Info("signal received, shutting down", "timeout", cfg.ShutdownTimeout)
+			break wait
+		case err := <-n.failed:
+			logger.Error("shutting down after a listener failed", "err", err, "timeout", cfg.ShutdownTimeout)
+			code = exitError
+			break wait
+		case <-hup:
+			logger.Info("SIGHUP received, reloading")
+			n.Reload()
+		}
 	}
 	stop() // a second signal now kills the process at once
 	if err := n.Stop(); err != nil {
@@ -121,6 +146,7 @@ var keyFlags = []struct{ name, key, usage string }{
 	{"listen-http", "listeners.http.address", "HTTP (WebSocket, Socket.IO) `address` (\"\" disables)"},
 	{"listen-https", "listeners.https.address", "HTTPS `address` (\"\" disables)"},
 	{"shutdown-timeout", "shutdown_timeout", "how long a stop may take (`duration`, e.g. 10s)"},
+	{"listen-admin", "admin.address", "admin HTTP `address`: metrics, probes, API (\"\" disables)"},
 }
 
 func parseCommandLine(args []string, stderr io.Writer) (string, commandLine, error) {
@@ -133,7 +159,7 @@ func parseCommandLine(args []string, stderr io.Writer) (string, commandLine, err
 	case "help":
 		args = []string{"-help"}
 	default:
-		return "", commandLine{}, fmt.Errorf("unknown command %q (want serve, config or version; see mqttio --help)", cmd)
+		return "", commandLine{}, fmt.Errorf("unknown command %q (want serve, config, version, health, passwd or clients; see mqttio --help)", cmd)
 	}
 
 	var cl commandLine
@@ -162,6 +188,9 @@ func parseCommandLine(args []string, stderr io.Writer) (string, commandLine, err
   mqttio [serve] [flags]   start a node (the default)
   mqttio config [flags]    print the effective configuration as YAML
   mqttio version           print the version
+  mqttio health [flags]    exit 0 when the local node is ready (see mqttio health --help)
+  mqttio passwd add|delete FILE USER   manage a password file (see mqttio passwd --help)
+  mqttio clients list|kick [ID]        list or disconnect clients (see mqttio clients --help)
 
 Configuration layers, later wins: defaults, --config file, MQTTIO_* environment
 variables (MQTTIO_MQTT_MAX_INFLIGHT=64), flags. Keys: docs/configuration.md.
@@ -206,6 +235,7 @@ type node struct {
 	serving    sync.WaitGroup
 	stopping   atomic.Bool
 	failed     chan error // a listener's Serve failed: the node must stop
+	ops        nodeOps    // authorizer and admin listener (ops.go)
 }
 
 type namedListener struct {
@@ -228,6 +258,7 @@ func startNode(cfg Config, logger *slog.Logger) (_ *node, err error) {
 	defer func() {
 		if err != nil {
 			n.http.close(context.Background())
+			n.stopAdmin(context.Background())
 			for _, nl := range n.listeners {
 				nl.l.Close()
 			}
@@ -241,6 +272,12 @@ func startNode(cfg Config, logger *slog.Logger) (_ *node, err error) {
 	opts.Version = version
 	opts.Logger = logger
 	opts.Store = st
+	if n.ops.auth, err = newAuthorizer(cfg, logger); err != nil {
+		return nil, err
+	}
+	if n.ops.auth != nil {
+		opts.Auth = n.ops.auth
+	}
 	n.srv, err = broker.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
@@ -274,12 +311,16 @@ func startNode(cfg Config, logger *slog.Logger) (_ *node, err error) {
 	}
 	n.http = front
 	n.listeners = append(n.listeners, httpListeners...)
+	if err := n.listenAdmin(); err != nil {
+		return nil, err
+	}
 
 	for _, nl := range n.listeners {
 		logger.Info("listening", "transport", nl.name, "address", nl.l.Addr().String())
 		n.serving.Add(1)
 		go n.serve(nl)
 	}
+	n.serveAdmin()
 	logger.Info("mqttio started", "node_id", cfg.NodeID, "version", version,
 		"data_dir", cfg.DataDir, "pid", os.Getpid())
 	return n, nil
@@ -332,6 +373,7 @@ func (n *node) Stop() error {
 	if err := n.srv.Shutdown(ctx); err != nil {
 		n.log.Warn("broker shutdown incomplete", "err", err)
 	}
+	n.stopAdmin(ctx)
 	for _, nl := range n.listeners {
 		nl.l.Close() // Shutdown has closed them already; this is a safety net
 	}

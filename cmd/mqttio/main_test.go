@@ -90,6 +90,7 @@ func nodeConfig(t *testing.T, dataDir string, extra ...string) Config {
 		"listeners.tcp.address", "127.0.0.1:0",
 		"listeners.http.address", "",
 		"listeners.https.address", "",
+		"admin.address", "127.0.0.1:0",
 		"shutdown_timeout", "5s",
 	}, extra...)
 	return mustLoad(t, "", nil, set(kv...)...)
@@ -468,7 +469,7 @@ func TestBinaryServeAndSignals(t *testing.T) {
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	args := []string{"--data-dir", dataDir, "--listen-tcp", "127.0.0.1:0", "--listen-http", "",
-		"--log-format", "json", "--node-id", "e2e"}
+		"--listen-admin", "127.0.0.1:0", "--log-format", "json", "--node-id", "e2e"}
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			p := startProc(t, args...)
