@@ -59,6 +59,7 @@ func startBroker(t testing.TB, dataDir string, extra ...string) *broker {
 		"--listen-tls", "",
 		"--listen-http", "",
 		"--listen-https", "",
+		"--listen-admin", "", // a fixed default port would collide between parallel tests
 		"--log-format", "json",
 		"--log-level", "info",
 	}, extra...)
