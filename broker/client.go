@@ -63,9 +63,13 @@ type client struct {
 	will       *will // cleared by a normal DISCONNECT
 	normalExit bool  // DISCONNECT received: no will [MQTT-3.14.4-3]
 
-	inAliases  map[uint16]string // client's topic aliases towards us
-	inflightIn atomic.Int32      // QoS 1/2 publishes from the client not yet completed
-	scratch    *router           // routing scratch space, allocated on first PUBLISH
+	limits         *rateLimits // publish budgets; nil when none is configured
+	pauseUntil     int64       // unix nanos: reading pauses until then (rate limit)
+	throttledSince int64       // unix nanos: over its rate since then; 0: within it
+	closed         atomic.Bool
+	inAliases      map[uint16]string // client's topic aliases towards us
+	inflightIn     atomic.Int32      // QoS 1/2 publishes from the client not yet completed
+	scratch        *router           // routing scratch space, allocated on first PUBLISH
 
 	small [idleReadSize]byte // goroutine mode: the idle read buffer
 	pkt   *packets           // decode targets, from a pool while handling input
@@ -160,6 +164,18 @@ func (c *client) readLoop() error {
 		}
 	}()
 	for {
+		if c.pauseUntil != 0 {
+			// Over its publish rate: sleep it off, then handle the packets
+			// that were held back before reading more.
+			time.Sleep(time.Duration(c.pauseUntil - nowNanos()))
+			c.pauseUntil = 0
+			consumed, perr := c.handleBytes(buf[:have])
+			if perr != nil {
+				return violation{perr}
+			}
+			have = copy(buf, buf[consumed:have])
+			continue
+		}
 		n, err := c.conn.Read(buf[have:])
 		if n > 0 {
 			c.lastRead.Store(time.Now().UnixNano())
@@ -246,6 +262,11 @@ func (c *client) handleBytes(buf []byte) (int, error) {
 		off += hl + rem
 		if err := c.handlePacket(t, flags, body); err != nil {
 			return off, err
+		}
+		if c.pauseUntil != 0 {
+			// Over its publish rate: the rest waits (in the read buffer or
+			// c.partial) until the budget has refilled.
+			break
 		}
 	}
 	return off, nil
@@ -363,6 +384,7 @@ func (c *client) disconnect(rc packet.ReasonCode) {
 
 func (c *client) closeConn() {
 	c.closeOnce.Do(func() {
+		c.closed.Store(true)
 		c.conn.Close()
 		if c.pc != nil {
 			c.pc.Wake() // no reader is blocked: let a worker notice

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 )
 
 // startPolled hands a plain TCP connection to the server's poller, so that
@@ -53,6 +54,22 @@ func (c *client) OnReadable(buf []byte) bool {
 		return false
 	}
 	for range maxReadsPerWake {
+		if c.pauseUntil != 0 && !c.closed.Load() {
+			// Over its publish rate (see throttle): wait for the sweeper's
+			// wake-up, then handle what was held back before reading more.
+			if d := time.Duration(c.pauseUntil - nowNanos()); d > 0 {
+				c.srv.timers.after(d, c.pc.Wake)
+				return true
+			}
+			c.pauseUntil = 0
+			if p := c.partial; len(p) > 0 && c.bytesNeeded(p) <= len(p) {
+				c.partial = nil
+				if !c.consume(p, buf) {
+					return false
+				}
+				continue
+			}
+		}
 		if c.partial != nil && cap(c.partial) > len(buf) {
 			// A packet larger than the worker buffer: read straight into
 			// its own buffer, sized from its header (bounded by
@@ -80,6 +97,9 @@ func (c *client) OnReadable(buf []byte) bool {
 		c.lastRead.Store(nowNanos())
 		if !c.consume(buf[:have+n], buf) {
 			return false
+		}
+		if c.pauseUntil != 0 {
+			continue // the check at the top schedules the wake-up
 		}
 		if have+n < len(buf) && !c.pc.HungUp() {
 			// Drained the socket (a short read): the edge-triggered poller

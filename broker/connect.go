@@ -114,6 +114,12 @@ func (c *client) handleConnect(flags byte, body []byte) error {
 		c.will = w
 	}
 
+	if rc := srv.admit(id, time.Now().UnixNano()); rc != packet.Success {
+		srv.stats.refused.Add(1)
+		return c.refuse(c.version, rc, "")
+	}
+	c.limits = srv.newRateLimits(time.Now().UnixNano())
+
 	if a := opts.Auth; a != nil {
 		if rc := a.Authenticate(&c.info, p.Password); rc != packet.Success {
 			srv.stats.authFailures.Add(1)

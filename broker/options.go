@@ -34,6 +34,15 @@ type Options struct {
 	SysInterval        time.Duration // $SYS update period; negative disables
 	AllowZeroLengthIDs *bool         // nil: true
 	DisableNetpoll     bool          // serve every connection with a reader goroutine, even plain TCP
+
+	// Overload protection; zero values turn each off.
+	MaxMessageRate    float64       // PUBLISH packets per second per client; beyond it reading slows, then 0x96
+	MaxByteRate       float64       // PUBLISH bytes per second per client; beyond it reading slows, then 0x97
+	MaxConnectionRate float64       // CONNECTs per second this node accepts; beyond them CONNACK 0x9F
+	FlapThreshold     int           // CONNECTs of one client id within FlapWindow before it is refused
+	FlapWindow        time.Duration // default 1 minute
+	FlapBan           time.Duration // how long a flapping client id is refused; default 5 minutes
+	MaxThrottle       time.Duration // how long a client may stay over its rate, slowed, before it is disconnected; default 5s
 }
 
 // DefaultOptions are used for every zero field of Options.
@@ -83,6 +92,15 @@ func (o Options) withDefaults() Options {
 	}
 	if o.SysInterval == 0 {
 		o.SysInterval = d.SysInterval
+	}
+	if o.FlapWindow <= 0 {
+		o.FlapWindow = time.Minute
+	}
+	if o.FlapBan <= 0 {
+		o.FlapBan = 5 * time.Minute
+	}
+	if o.MaxThrottle <= 0 {
+		o.MaxThrottle = 5 * time.Second
 	}
 	switch {
 	case o.MaxQoS == 0:

@@ -2,6 +2,8 @@ package broker
 
 import (
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 	"unsafe"
@@ -12,12 +14,52 @@ import (
 )
 
 // pendingAck is an acknowledgement waiting for the store commit of its
-// message (or queued behind one that is), so that acks leave in the order
-// the publishes arrived [MQTT-4.6.0-2] and only after the message is durable.
+// message and/or the cluster's commit of its retained change (or queued
+// behind one that is), so that acks leave in the order the publishes
+// arrived [MQTT-4.6.0-2] and only after the message is durable.
 type pendingAck struct {
 	ack   packet.Ack
-	ready bool
-	qos1  bool // completes a QoS 1 exchange: frees a receive-maximum slot
+	id    uint64 // names it to the commit callbacks
+	waits uint8  // commits still awaited: 0 is ready
+	qos1  bool   // completes a QoS 1 exchange: frees a receive-maximum slot
+}
+
+// ackIDs numbers pending acks (unique across clients).
+var ackIDs atomic.Uint64
+
+// replWait joins a retained change handed to the cluster to the
+// acknowledgement of its publish, which is queued after the hand-over: the
+// cluster's verdict may come before or after the ack is queued.
+type replWait struct {
+	mu   sync.Mutex
+	done bool
+	err  error
+	fn   func(error)
+}
+
+// complete records the cluster's verdict (RetainedReplicator's done).
+func (w *replWait) complete(err error) {
+	w.mu.Lock()
+	if w.fn == nil {
+		w.done, w.err = true, err
+		w.mu.Unlock()
+		return
+	}
+	fn := w.fn
+	w.mu.Unlock()
+	fn(err)
+}
+
+// then calls fn with the verdict, at once if it is in.
+func (w *replWait) then(fn func(error)) {
+	w.mu.Lock()
+	if w.done {
+		w.mu.Unlock()
+		fn(w.err)
+		return
+	}
+	w.fn = fn
+	w.mu.Unlock()
 }
 
 // handlePublish processes an inbound PUBLISH [MQTT-3.3].
@@ -72,6 +114,11 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 	}
 	srv.stats.msgsIn.Add(1)
 	srv.stats.bytesIn.Add(int64(len(body)))
+	if c.limits != nil {
+		if err := c.throttle(len(body)); err != nil {
+			return err
+		}
+	}
 
 	if p.QoS > 0 {
 		if c.inflightIn.Load() >= int32(opts.ReceiveMaximum) && c.version == packet.V5 {
@@ -96,6 +143,7 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 	}
 
 	persisted := false
+	var repl *replWait // the cluster's commit of a retained change
 	if rc == packet.Success {
 		r := c.router()
 		m := &r.msg
@@ -112,7 +160,7 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 			m = m.durable()
 		}
 		if m.Retain {
-			persisted = srv.retain(m)
+			persisted, repl = srv.retainFor(m, p.QoS > 0)
 		}
 		persisted = srv.route(r, m) || persisted
 		matched := len(r.targets)
@@ -127,7 +175,7 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 	switch p.QoS {
 	case 1:
 		c.inflightIn.Add(1)
-		c.sendAck(packet.Ack{Type: packet.PUBACK, PacketID: p.PacketID, ReasonCode: c.ackCode(rc)}, persisted, true)
+		c.queueAck(packet.Ack{Type: packet.PUBACK, PacketID: p.PacketID, ReasonCode: c.ackCode(rc)}, persisted, repl, true)
 	case 2:
 		if rc.IsError() {
 			// A failed QoS 2 exchange ends with the PUBREC [MQTT-4.3.3-?].
@@ -138,7 +186,7 @@ func (c *client) handlePublish(flags byte, body []byte) error {
 		if c.sess.addInbound(p.PacketID) {
 			persisted = true
 		}
-		c.sendAck(packet.Ack{Type: packet.PUBREC, PacketID: p.PacketID, ReasonCode: c.ackCode(rc)}, persisted, false)
+		c.queueAck(packet.Ack{Type: packet.PUBREC, PacketID: p.PacketID, ReasonCode: c.ackCode(rc)}, persisted, repl, false)
 	}
 	return nil
 }
@@ -180,8 +228,45 @@ func (m *Message) durable() *Message {
 func unsafeString(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
 
 // retain stores or clears the retained message of m's topic [MQTT-3.3.1-5]
-// and reports whether a store write was issued.
+// and reports whether a store write was issued. In a cluster that
+// replicates retained messages it proposes the change instead.
 func (srv *Server) retain(m *Message) bool {
+	persisted, _ := srv.retainFor(m, false)
+	return persisted
+}
+
+// retainFor is retain for a client's publish: when the cluster replicates
+// retained messages, the change goes to it (not to the index or store),
+// and with wait the returned replWait completes at its commit.
+func (srv *Server) retainFor(m *Message, wait bool) (persisted bool, repl *replWait) {
+	if rr, ok := srv.opts.Cluster.(RetainedReplicator); ok && !srv.expiredRetainedDrop(m) {
+		var done func(error)
+		if wait {
+			repl = &replWait{}
+			done = repl.complete
+		}
+		if rr.ReplicateRetained(m, done) {
+			return false, repl
+		}
+		repl = nil
+	}
+	return srv.retainLocal(m), nil
+}
+
+// expiredRetainedDrop recognises the sweeper's removal of an expired
+// retained message (broker-generated, empty, for a topic whose message has
+// expired): it stays local, the cluster expires its replicated copy.
+func (srv *Server) expiredRetainedDrop(m *Message) bool {
+	if m.Origin != "" || len(m.Payload) != 0 {
+		return false
+	}
+	old, ok := srv.retained.Get(m.Topic)
+	return ok && old.Expiry != 0 && old.Expiry <= nowNanos()
+}
+
+// retainLocal stores or clears the retained message of m's topic in this
+// node's index and store.
+func (srv *Server) retainLocal(m *Message) bool {
 	st := srv.opts.Store
 	if len(m.Payload) == 0 {
 		// [MQTT-3.3.1-6], [MQTT-3.3.1-7]: an empty payload removes it.
@@ -202,8 +287,21 @@ func (srv *Server) retain(m *Message) bool {
 // after everything this goroutine gave the store so far is durable; any ack
 // behind a waiting one waits too, to keep the order.
 func (c *client) sendAck(a packet.Ack, waitStore, qos1 bool) {
+	c.queueAck(a, waitStore, nil, qos1)
+}
+
+// queueAck is sendAck that may also wait for the cluster's commit of a
+// retained change (repl).
+func (c *client) queueAck(a packet.Ack, waitStore bool, repl *replWait, qos1 bool) {
+	var waits uint8
+	if waitStore {
+		waits++
+	}
+	if repl != nil {
+		waits++
+	}
 	c.wmu.Lock()
-	if !waitStore && len(c.acks) == 0 {
+	if waits == 0 && len(c.acks) == 0 {
 		c.appendAckLocked(&a)
 		c.wmu.Unlock()
 		if qos1 {
@@ -211,16 +309,33 @@ func (c *client) sendAck(a packet.Ack, waitStore, qos1 bool) {
 		}
 		return
 	}
-	c.acks = append(c.acks, pendingAck{ack: a, ready: !waitStore, qos1: qos1})
+	id := ackIDs.Add(1)
+	c.acks = append(c.acks, pendingAck{ack: a, id: id, waits: waits, qos1: qos1})
 	c.wmu.Unlock()
 	if waitStore {
-		c.srv.opts.Store.Commit(nil, c.ackDurable)
+		c.srv.opts.Store.Commit(nil, func(err error) { c.ackDurable(id, err) })
+	}
+	if repl != nil {
+		repl.then(func(err error) { c.ackReplicated(id, err) })
 	}
 }
 
-// ackDurable runs on the store's goroutine once the oldest waiting ack's
-// message is on disk: it releases that ack and every ready one behind it.
-func (c *client) ackDurable(err error) {
+// ackReplicated runs when the cluster committed (or failed to commit) the
+// retained change of the publish whose ack is id.
+func (c *client) ackReplicated(id uint64, err error) {
+	if err != nil {
+		c.srv.log.Warn("retained message not replicated; disconnecting publisher without acknowledging",
+			"client", c.id, "err", err)
+		c.disconnect(packet.ImplementationSpecificError)
+		return
+	}
+	c.ackDurable(id, nil)
+}
+
+// ackDurable runs on the store's goroutine once ack id's message is on
+// disk (or when the cluster committed its retained change): when that was
+// its last wait, it releases that ack and every ready one behind it.
+func (c *client) ackDurable(id uint64, err error) {
 	if err != nil {
 		c.srv.log.Error("store commit failed; disconnecting publisher", "client", c.id, "err", err)
 		c.disconnect(packet.ImplementationSpecificError)
@@ -228,14 +343,16 @@ func (c *client) ackDurable(err error) {
 	}
 	c.wmu.Lock()
 	for i := range c.acks {
-		if !c.acks[i].ready {
-			c.acks[i].ready = true
+		if c.acks[i].id == id {
+			if c.acks[i].waits > 0 {
+				c.acks[i].waits--
+			}
 			break
 		}
 	}
 	n := 0
 	var freed int32
-	for n < len(c.acks) && c.acks[n].ready {
+	for n < len(c.acks) && c.acks[n].waits == 0 {
 		a := &c.acks[n]
 		c.appendAckLocked(&a.ack)
 		if a.qos1 {

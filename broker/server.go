@@ -46,6 +46,7 @@ type Server struct {
 	timers   *sweeper
 	stats    stats
 	poller   *netpoll.Poller // nil: a reader goroutine per connection
+	flaps    *flapGuard
 
 	mu        sync.Mutex
 	sessions  map[string]*session
@@ -75,6 +76,7 @@ func New(opts Options) (*Server, error) {
 		stop:      make(chan struct{}),
 	}
 	s.timers = newSweeper(s)
+	s.flaps = newFlapGuard(&opts, time.Now().UnixNano())
 	if !opts.DisableNetpoll {
 		// Plain TCP connections wait for data without a goroutine. Workers
 		// may block briefly (store backpressure), so there are several per

@@ -21,6 +21,7 @@ type stats struct {
 	redispatched      atomic.Int64 // shared-subscription messages moved to another member
 	subscriptions     atomic.Int64
 	keepaliveTimeouts atomic.Int64
+	throttled         atomic.Int64 // clients disconnected for exceeding their publish rate
 }
 
 // Stats is a snapshot of the server's counters.

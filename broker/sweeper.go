@@ -82,6 +82,7 @@ func (w *sweeper) run(stop <-chan struct{}) {
 		if now.Sub(lastRetainedSweep) > time.Minute {
 			lastRetainedSweep = now
 			w.srv.dropExpiredRetained(now.UnixNano())
+			w.srv.pruneFlaps(now.UnixNano())
 		}
 		var next <-chan time.Time
 		w.mu.Lock()
