@@ -1,6 +1,11 @@
 package broker
 
-import "github.com/mqttio/mqttio/broker/topic"
+import (
+	"iter"
+	"strings"
+
+	"github.com/mqttio/mqttio/broker/topic"
+)
 
 // The core's side of the cluster: what cluster/ calls on the Server. The
 // Cluster interface (hooks.go) is the other direction.
@@ -101,4 +106,42 @@ func (srv *Server) AfterCommit(fn func(error)) {
 		return
 	}
 	fn(nil)
+}
+
+// ApplyRetained makes m the retained message of m.Topic in this node's
+// index (an empty payload removes it), without writing the store,
+// publishing or replicating anything: the cluster calls it for every
+// committed change of its replicated retained messages (see
+// RetainedReplicator). m is kept and must not be modified afterwards.
+func (srv *Server) ApplyRetained(m *Message) {
+	if len(m.Payload) == 0 {
+		srv.retained.Delete(m.Topic)
+		return
+	}
+	srv.retained.Set(m.Topic, m)
+}
+
+// ResetRetained replaces this node's retained messages with all (the
+// cluster's replicated state, at start-up and after a snapshot restore),
+// without writing the store. The "$SYS/" topics are kept: they describe
+// this node. The messages are kept and must not be modified afterwards.
+func (srv *Server) ResetRetained(all iter.Seq[*Message]) {
+	keep := make(map[string]struct{})
+	for m := range all {
+		if len(m.Payload) == 0 {
+			continue
+		}
+		keep[m.Topic] = struct{}{}
+		srv.retained.Set(m.Topic, m)
+	}
+	var drop []string
+	srv.retained.Walk(func(name string, _ *Message) bool {
+		if _, ok := keep[name]; !ok && !strings.HasPrefix(name, "$SYS/") {
+			drop = append(drop, name)
+		}
+		return true
+	})
+	for _, name := range drop {
+		srv.retained.Delete(name)
+	}
 }

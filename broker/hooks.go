@@ -57,3 +57,27 @@ type Cluster interface {
 	// the number of nodes m was queued for (0: no remote subscriber).
 	Forward(m *Message) (nodes int)
 }
+
+// RetainedReplicator is implemented by a Cluster that replicates retained
+// messages (cluster/ with Raft). The core then hands it every change of a
+// retained message (client publishes, wills, Server.Publish) instead of
+// writing its own index and store, and the cluster applies each committed
+// change on every node with Server.ApplyRetained. The publisher's PUBACK
+// (QoS 1) or PUBREC (QoS 2) for a retained publish waits for done; if done
+// reports an error, the publish is not acknowledged and the publisher is
+// disconnected (0x83 Implementation specific error on v5), as for a store
+// failure: a client with a session sends it again after reconnecting.
+//
+// Exception: the sweeper's removal of an expired retained message stays
+// local (the cluster expires them in its replicated state itself).
+type RetainedReplicator interface {
+	// ReplicateRetained proposes m as the retained message of m.Topic (an
+	// empty payload removes it) and reports true, or reports false when
+	// the cluster does not replicate retained messages (then the core
+	// keeps them as a single node does, and done is not called). m is
+	// immutable and may be kept. done, if not nil, is called exactly
+	// once, on any goroutine and possibly before ReplicateRetained
+	// returns: with nil once the change is committed and applied on this
+	// node, else with the reason it may not be. It must not block.
+	ReplicateRetained(m *Message, done func(error)) bool
+}

@@ -67,7 +67,52 @@ type Config struct {
 	// bigger message travels alone).
 	MaxBatchBytes int
 
-	// Timings tunes gossip and synchronisation; zero fields take
+	// RaftDir holds this node's Raft state: raft.db (log and stable
+	// store), snapshots/ and fsm.db (the replicated state). cmd/ sets it
+	// to <data_dir>/raft. Empty: no Raft, and retained messages stay on
+	// the node they were published on.
+	RaftDir string
+	// RaftAddress is where the Raft transport listens, TCP
+	// (cluster.raft_address). Default "0.0.0.0:7948"; port 0 picks a free
+	// one.
+	RaftAddress string
+	// RaftAdvertise is the Raft address other nodes dial
+	// (cluster.raft_advertise, optional): by default the host of the
+	// gossip advertise address with the port RaftAddress is bound to. It
+	// travels in the node metadata.
+	RaftAdvertise string
+	// BootstrapExpect is the number of servers that found a new cluster
+	// together (cluster.bootstrap_expect): once that many nodes without
+	// Raft state see each other in gossip, all of them bootstrap with the
+	// same server list. 0: this node never bootstraps; it waits for a
+	// leader to add it. A node with Raft state never bootstraps again.
+	BootstrapExpect int
+	// RaftVoters is how many voters the leader keeps (cluster.raft_voters,
+	// 3 or 5; default 3, at least BootstrapExpect). Nodes beyond it join
+	// as non-voters, and are promoted when a voter is removed.
+	RaftVoters int
+	// DeadServerTimeout is how long a server may be absent from gossip
+	// before the leader removes it from the Raft configuration
+	// (cluster.dead_server_timeout, default 1m), never when that would
+	// leave fewer live voters than a quorum of the rest. Leaving is not
+	// removal: a node stopped with Leave counts as absent, like a dead
+	// one.
+	DeadServerTimeout time.Duration
+	// ProposeTimeout bounds a proposal (a retained message change) from
+	// its submission to its commit, retries on "not leader" included
+	// (cluster.propose_timeout, default 5s). A QoS 1/2 retained publish
+	// not committed in time is not acknowledged: the publisher is
+	// disconnected (see ReplicateRetained).
+	ProposeTimeout time.Duration
+	// SnapshotThreshold, SnapshotInterval and TrailingLogs tune Raft's
+	// snapshots (cluster.raft_snapshot_threshold, default 8192 entries;
+	// cluster.raft_snapshot_interval, default 2m; cluster.raft_trailing_logs,
+	// default 10240 entries kept after a snapshot).
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	TrailingLogs      uint64
+
+	// Timings tunes gossip, Raft and synchronisation; zero fields take
 	// LANTimings.
 	Timings Timings
 
@@ -110,6 +155,17 @@ type Timings struct {
 	// to MaxJoinRetry while no seed answers.
 	JoinRetry    time.Duration
 	MaxJoinRetry time.Duration
+
+	// Raft timings (hashicorp/raft's Config fields of the same names).
+	RaftHeartbeatTimeout   time.Duration
+	RaftElectionTimeout    time.Duration
+	RaftLeaderLeaseTimeout time.Duration
+	RaftCommitTimeout      time.Duration
+	// ReconcileInterval is how often the leader compares the Raft
+	// configuration and the node registry with gossip (also on every
+	// membership change), and how often a node without state checks
+	// whether it can bootstrap.
+	ReconcileInterval time.Duration
 }
 
 // LANTimings are the defaults: memberlist's LAN profile.
@@ -126,6 +182,12 @@ func LANTimings() Timings {
 		SyncInterval:     time.Second,
 		JoinRetry:        time.Second,
 		MaxJoinRetry:     30 * time.Second,
+
+		RaftHeartbeatTimeout:   time.Second,
+		RaftElectionTimeout:    time.Second,
+		RaftLeaderLeaseTimeout: 500 * time.Millisecond,
+		RaftCommitTimeout:      50 * time.Millisecond,
+		ReconcileInterval:      time.Second,
 	}
 }
 
@@ -144,6 +206,12 @@ func FastTimings() Timings {
 		SyncInterval:     100 * time.Millisecond,
 		JoinRetry:        25 * time.Millisecond,
 		MaxJoinRetry:     200 * time.Millisecond,
+
+		RaftHeartbeatTimeout:   300 * time.Millisecond,
+		RaftElectionTimeout:    300 * time.Millisecond,
+		RaftLeaderLeaseTimeout: 200 * time.Millisecond,
+		RaftCommitTimeout:      5 * time.Millisecond,
+		ReconcileInterval:      50 * time.Millisecond,
 	}
 }
 
@@ -178,6 +246,27 @@ func (c Config) withDefaults() Config {
 	if c.MaxBatchBytes <= 0 {
 		c.MaxBatchBytes = 256 << 10
 	}
+	if c.RaftAddress == "" {
+		c.RaftAddress = "0.0.0.0:7948"
+	}
+	if c.RaftVoters <= 0 {
+		c.RaftVoters = max(3, c.BootstrapExpect)
+	}
+	if c.DeadServerTimeout <= 0 {
+		c.DeadServerTimeout = time.Minute
+	}
+	if c.ProposeTimeout <= 0 {
+		c.ProposeTimeout = 5 * time.Second
+	}
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 8192
+	}
+	if c.SnapshotInterval <= 0 {
+		c.SnapshotInterval = 2 * time.Minute
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
 	d := LANTimings()
 	t := &c.Timings
 	for _, f := range []struct {
@@ -189,6 +278,9 @@ func (c Config) withDefaults() Config {
 		{&t.GossipToTheDead, d.GossipToTheDead}, {&t.TCPTimeout, d.TCPTimeout},
 		{&t.SyncInterval, d.SyncInterval}, {&t.JoinRetry, d.JoinRetry},
 		{&t.MaxJoinRetry, d.MaxJoinRetry},
+		{&t.RaftHeartbeatTimeout, d.RaftHeartbeatTimeout}, {&t.RaftElectionTimeout, d.RaftElectionTimeout},
+		{&t.RaftLeaderLeaseTimeout, d.RaftLeaderLeaseTimeout}, {&t.RaftCommitTimeout, d.RaftCommitTimeout},
+		{&t.ReconcileInterval, d.ReconcileInterval},
 	} {
 		if *f.v <= 0 {
 			*f.v = f.def
@@ -224,7 +316,7 @@ func (c Config) validate() error {
 	if len(c.Version) > maxVersionLen {
 		bad("version", "longer than %d bytes", maxVersionLen)
 	}
-	for key, addr := range map[string]string{"cluster.bind": c.Bind, "cluster.grpc_address": c.GRPCAddress} {
+	for key, addr := range map[string]string{"cluster.bind": c.Bind, "cluster.grpc_address": c.GRPCAddress, "cluster.raft_address": c.RaftAddress} {
 		if _, _, err := net.SplitHostPort(addr); err != nil {
 			bad(key, "%v", err)
 		}
@@ -235,6 +327,22 @@ func (c Config) validate() error {
 		} else if len(c.GRPCAdvertise) > maxAddrLen {
 			bad("cluster.grpc_advertise", "longer than %d bytes", maxAddrLen)
 		}
+	}
+	if c.RaftAdvertise != "" {
+		if _, _, err := net.SplitHostPort(c.RaftAdvertise); err != nil {
+			bad("cluster.raft_advertise", "%v", err)
+		} else if len(c.RaftAdvertise) > maxAddrLen {
+			bad("cluster.raft_advertise", "longer than %d bytes", maxAddrLen)
+		}
+	}
+	if c.BootstrapExpect < 0 {
+		bad("cluster.bootstrap_expect", "must not be negative")
+	}
+	if c.RaftVoters < c.BootstrapExpect {
+		bad("cluster.raft_voters", "%d is less than bootstrap_expect (%d): every founding server is a voter", c.RaftVoters, c.BootstrapExpect)
+	}
+	if c.RaftDir == "" && c.BootstrapExpect > 0 {
+		bad("cluster.bootstrap_expect", "set without a Raft directory")
 	}
 	for _, j := range c.Join {
 		if strings.TrimSpace(j) == "" {

@@ -1,6 +1,8 @@
 // Package cluster turns mqttio brokers into one: it implements the
 // broker's Cluster interface with gossip membership (hashicorp/memberlist),
-// shared route tables, and publish forwarding over gRPC (proto/).
+// shared route tables, publish forwarding over gRPC (proto/), and the
+// state every node agrees on through Raft (hashicorp/raft; the state
+// machine is cluster/fsm). docs/cluster.md is the operator's view.
 //
 // # Wiring
 //
@@ -9,7 +11,8 @@
 //	err = node.Start(srv)      // binds gRPC and gossip, joins in the background
 //	...
 //	srv.Shutdown(ctx)          // clients first: what they published still goes out
-//	node.Leave(ctx)            // drains the forwarding queues, leaves, closes
+//	node.Leave(ctx)            // drains the forwarding queues, hands Raft
+//	                           // leadership over, leaves, closes
 //
 // # Membership
 //
@@ -99,7 +102,43 @@
 //   - A node falsely declared dead by failure detection is dropped like a
 //     dead one; it refutes, rejoins and is pulled again.
 //
-// Retained messages and session state are not replicated here (see the
-// Raft work); a retained message is visible to subscribers of the node it
-// was published on.
+// # Raft
+//
+// With Config.RaftDir set, the node is a Raft server: log and stable store
+// in bbolt (raft-boltdb behind a log cache), snapshots on disk, the state
+// machine in its own bbolt file (cluster/fsm: the applied index is written
+// in the same transaction as the data, Snapshot streams a read
+// transaction, Restore swaps in a fresh file). The transport is Raft's
+// NetworkTransport on its own port, over TLS when the cluster has it; a
+// server's address is looked up by node id in the gossip metadata, so a
+// node that comes back on another address is reached at once.
+//
+// Bootstrap: a node without state whose BootstrapExpect nodes without
+// state (expecting as many) have seen each other for a moment bootstraps
+// with the same sorted list as the others. A node with state never does; a
+// node without state that sees a member with state waits to be added. The
+// leader reconciles the configuration with gossip (ReconcileInterval, and
+// on every membership change): it adds members (voters up to RaftVoters,
+// then non-voters), promotes non-voters when voters are missing, removes
+// servers absent longer than DeadServerTimeout unless the live voters left
+// would be fewer than a quorum of the rest, and keeps the node registry
+// (alive/down) and retained expiry. Leave hands leadership over and keeps
+// the node's seat; RemoveServer removes a dead node by hand.
+//
+// Proposals: commands (one type byte and a protobuf body, proto/raft.proto)
+// are queued; one goroutine proposes whatever gathered while the previous
+// entry was in flight, as one entry, on the leader or forwarded to it over
+// gRPC (Propose), retrying only on "not leader", within ProposeTimeout.
+// Retained changes of one topic coalesce while queued. Waiters are
+// released once the entry is committed and applied on the proposing node.
+// The FSM reports every change to the broker synchronously
+// (Server.ApplyRetained, Server.ResetRetained after a restore): nothing is
+// queued, nothing dropped.
+//
+// Retained messages: the node implements broker.RetainedReplicator, so the
+// core proposes every retained change instead of storing it, and
+// acknowledges a QoS 1/2 retained publish after the commit; without a
+// quorum within ProposeTimeout the publisher is disconnected unacknowledged
+// (docs/cluster.md). Sessions are not replicated yet: a session lives on
+// the node it was created on.
 package cluster

@@ -1,6 +1,13 @@
 package cluster
 
-import "sync"
+import (
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	clusterpb "github.com/mqttio/mqttio/proto"
+)
 
 // Fault injection for the tests of package cluster_test.
 
@@ -32,4 +39,49 @@ func BreakConnections(n *Node, peerID string) int {
 		}
 	}
 	return k
+}
+
+// Isolate cuts n off the Raft group (or reconnects it), as a network
+// partition would: its Raft connections are closed and refused both ways,
+// and the proposals it forwards to the leader, or receives, go nowhere.
+// Gossip and publish forwarding are untouched.
+func Isolate(n *Node, on bool) {
+	n.faults.isolated.Store(on)
+	n.raft.layer.block(on)
+}
+
+// ForceSnapshot makes n's Raft take a snapshot now (and compact its log
+// down to Config.TrailingLogs).
+func ForceSnapshot(n *Node) error { return n.raft.raft.Snapshot().Error() }
+
+// CanRemove exposes the dead-server quorum rule.
+func CanRemove(voters, nonvoters []string, alive map[string]bool, target string) bool {
+	var servers []raft.Server
+	for _, v := range voters {
+		servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(v)})
+	}
+	for _, v := range nonvoters {
+		servers = append(servers, raft.Server{Suffrage: raft.Nonvoter, ID: raft.ServerID(v)})
+	}
+	return canRemove(servers, func(id raft.ServerID) bool { return alive[string(id)] }, raft.ServerID(target))
+}
+
+// LeaderLastContact is how long ago n heard from its leader (0 when it
+// leads).
+func LeaderLastContact(n *Node) time.Duration {
+	if n.IsLeader() {
+		return 0
+	}
+	return time.Since(n.raft.raft.LastContact())
+}
+
+// FSMRetained returns the topics and payloads of the retained messages in
+// n's replicated state.
+func FSMRetained(n *Node) map[string]string {
+	out := map[string]string{}
+	n.raft.fsm.Retained(func(m *clusterpb.RetainedMessage) bool {
+		out[m.GetTopic()] = string(m.GetPayload())
+		return true
+	})
+	return out
 }

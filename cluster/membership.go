@@ -244,6 +244,10 @@ func (n *Node) memberJoined(ev event) {
 		grpcAddr:    meta.GetGrpcAddress(),
 		metaVersion: meta.GetRouteVersion(),
 		metaHash:    meta.GetRouteHash(),
+
+		raftAddr:        meta.GetRaftAddress(),
+		raftState:       meta.GetRaftState(),
+		bootstrapExpect: meta.GetBootstrapExpect(),
 	}
 	p, err := n.newPeer(mb)
 	if err != nil {
@@ -253,8 +257,9 @@ func (n *Node) memberJoined(ev event) {
 	mb.peer = p
 	n.table.add(mb)
 	n.npeers.Add(1)
-	n.log.Info("cluster: member joined", "node", mb.nodeID, "member", mb.name, "gossip", ev.addr, "grpc", mb.grpcAddr, "version", mb.version)
+	n.log.Info("cluster: member joined", "node", mb.nodeID, "member", mb.name, "gossip", ev.addr, "grpc", mb.grpcAddr, "raft", mb.raftAddr, "version", mb.version)
 	n.pull(mb, "joined")
+	n.kickRaft()
 }
 
 func (n *Node) memberUpdated(ev event) {
@@ -268,7 +273,19 @@ func (n *Node) memberUpdated(ev event) {
 	}
 	n.table.mu.Lock()
 	mb.metaVersion, mb.metaHash = meta.GetRouteVersion(), meta.GetRouteHash()
+	raftChanged := mb.raftAddr != meta.GetRaftAddress() || mb.raftState != meta.GetRaftState()
+	mb.raftAddr, mb.raftState, mb.bootstrapExpect = meta.GetRaftAddress(), meta.GetRaftState(), meta.GetBootstrapExpect()
 	n.table.mu.Unlock()
+	if raftChanged {
+		n.kickRaft()
+	}
+}
+
+// kickRaft runs the Raft reconciliation now (membership changed).
+func (n *Node) kickRaft() {
+	if n.raft != nil {
+		n.raft.kickReconcile()
+	}
 }
 
 // memberLeft drops a member's routes at once and ends forwarding to it;
@@ -281,6 +298,7 @@ func (n *Node) memberLeft(name, why string) {
 	n.npeers.Add(-1)
 	n.recv.forget(mb.startID)
 	n.log.Info("cluster: member gone; routes dropped", "node", mb.nodeID, "member", name, "why", why)
+	n.kickRaft()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -290,7 +308,7 @@ func (n *Node) memberLeft(name, why string) {
 
 // encodeMeta builds this node's metadata with the given route digest.
 func (n *Node) encodeMeta(version, hash uint64) []byte {
-	b, _ := proto.Marshal(&clusterpb.NodeMeta{
+	m := &clusterpb.NodeMeta{
 		NodeId:       n.cfg.NodeID,
 		StartId:      n.startID,
 		Version:      n.cfg.Version,
@@ -298,8 +316,38 @@ func (n *Node) encodeMeta(version, hash uint64) []byte {
 		RouteVersion: version,
 		RouteHash:    hash,
 		Started:      n.startAt,
-	})
+	}
+	if r := n.raft; r != nil {
+		m.RaftAddress = n.raftAdvertise
+		m.RaftState = r.hasState.Load()
+		m.BootstrapExpect = uint32(n.cfg.BootstrapExpect)
+	}
+	b, _ := proto.Marshal(m)
 	return b
+}
+
+// setMeta stores the metadata with route digest (version, hash) and, with
+// broadcast, has memberlist gossip it.
+func (n *Node) setMeta(version, hash uint64, broadcast bool) {
+	n.metaMu.Lock()
+	n.metaRoutes = [2]uint64{version, hash}
+	meta := n.encodeMeta(version, hash)
+	n.meta.Store(&meta)
+	n.metaMu.Unlock()
+	if broadcast && n.ml != nil {
+		if err := n.ml.UpdateNode(n.cfg.Timings.SyncInterval); err != nil {
+			n.log.Debug("cluster: metadata update not yet broadcast", "err", err)
+		}
+	}
+}
+
+// republishMeta gossips the metadata again with the route digest last
+// published (the Raft fields changed).
+func (n *Node) republishMeta() {
+	n.metaMu.Lock()
+	d := n.metaRoutes
+	n.metaMu.Unlock()
+	n.setMeta(d[0], d[1], true)
 }
 
 // syncLoop publishes this node's route digest when it changed and pulls
@@ -316,11 +364,7 @@ func (n *Node) syncLoop() {
 		case <-t.C:
 		}
 		if v, h := n.local.digest(); v != published {
-			meta := n.encodeMeta(v, h)
-			n.meta.Store(&meta)
-			if err := n.ml.UpdateNode(n.cfg.Timings.SyncInterval); err != nil {
-				n.log.Debug("cluster: metadata update not yet broadcast", "err", err)
-			}
+			n.setMeta(v, h, true)
 			published = v
 		}
 		n.checkDigests()

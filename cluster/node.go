@@ -51,7 +51,12 @@ type Node struct {
 	grpcSrv       *grpc.Server
 	grpcLis       net.Listener
 	grpcAdvertise string
-	gossipAddr    string // host:port the other nodes reach memberlist at
+	gossipAddr    string    // host:port the other nodes reach memberlist at
+	raft          *raftNode // nil without Raft (no RaftDir)
+	raftAdvertise string
+
+	metaMu     sync.Mutex // orders metadata updates
+	metaRoutes [2]uint64  // route digest (version, hash) last published
 
 	local  localRoutes
 	table  *routeTable
@@ -103,12 +108,26 @@ func New(cfg Config) (*Node, error) {
 	n.recv.states = make(map[recvKey]*recvState)
 	n.events = newEventQueue(func() { n.stats.deltasDropped.Add(1) })
 	n.bcast = &memberlist.TransmitLimitedQueue{RetransmitMult: cfg.Timings.RetransmitMult, NumNodes: n.numMembers}
+	// The addresses are not known yet: count what they may take.
 	meta := n.encodeMeta(0, 0)
-	if len(meta)+maxAddrLen+8 > memberlist.MetaMaxSize {
-		return nil, fmt.Errorf("cluster: node metadata would exceed %d bytes", memberlist.MetaMaxSize)
+	budget := addrBudget(cfg.GRPCAdvertise) + 8
+	if cfg.RaftDir != "" {
+		budget += addrBudget(cfg.RaftAdvertise) + 8
+	}
+	if len(meta)+budget > memberlist.MetaMaxSize {
+		return nil, fmt.Errorf("cluster: node metadata would exceed %d bytes (node id, version and advertised addresses too long)", memberlist.MetaMaxSize)
 	}
 	n.meta.Store(&meta)
 	return n, nil
+}
+
+// addrBudget is the room an advertised address takes in the metadata: its
+// length when configured, else the longest "[IPv6]:port".
+func addrBudget(configured string) int {
+	if configured != "" {
+		return len(configured)
+	}
+	return len("[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]:65535")
 }
 
 // numMembers sizes the gossip retransmissions; memberlist calls it, maybe
@@ -166,6 +185,18 @@ func (n *Node) Start(srv *broker.Server) error {
 	)
 	clusterpb.RegisterClusterServer(n.grpcSrv, &service{n: n})
 	n.srv.Store(srv)
+	if n.cfg.RaftDir != "" {
+		// The replicated state replaces the retained messages the
+		// server restored from its store, before any client connects.
+		r, err := n.openRaft(srv)
+		if err != nil {
+			n.closed.Store(true)
+			n.grpcSrv.Stop()
+			n.wg.Wait()
+			return err
+		}
+		n.raft = r
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -183,14 +214,23 @@ func (n *Node) Start(srv *broker.Server) error {
 	if n.grpcAdvertise == "" {
 		// Known before memberlist chooses its advertise address only when
 		// an address was given; else fixed up right after Create.
-		n.grpcAdvertise = n.grpcAddressFor(advHost)
+		n.grpcAdvertise = addressFor(n.cfg.GRPCAddress, n.grpcLis, advHost)
+	}
+	if n.raft != nil {
+		n.raftAdvertise = n.cfg.RaftAdvertise
+		if n.raftAdvertise == "" {
+			n.raftAdvertise = addressFor(n.cfg.RaftAddress, n.raft.layer.lis, advHost)
+		}
 	}
 	v, h := n.local.digest()
-	meta := n.encodeMeta(v, h)
-	n.meta.Store(&meta)
+	n.setMeta(v, h, false)
 	ml, err := memberlist.Create(mc)
 	if err != nil {
 		n.closed.Store(true)
+		if n.raft != nil {
+			n.raft.close()
+			n.raft.closeFiles()
+		}
 		n.grpcSrv.Stop()
 		n.wg.Wait()
 		return fmt.Errorf("cluster: gossip: %v", err)
@@ -199,13 +239,24 @@ func (n *Node) Start(srv *broker.Server) error {
 	n.mlReady.Store(ml)
 	self := *ml.LocalNode() // copied at once: memberlist updates it in place
 	n.gossipAddr = self.Address()
-	if n.cfg.GRPCAdvertise == "" && advHost == "" {
-		n.grpcAdvertise = n.grpcAddressFor(self.Addr.String())
+	if advHost == "" && (n.cfg.GRPCAdvertise == "" || (n.raft != nil && n.cfg.RaftAdvertise == "")) {
+		if n.cfg.GRPCAdvertise == "" {
+			n.grpcAdvertise = addressFor(n.cfg.GRPCAddress, n.grpcLis, self.Addr.String())
+		}
+		if n.raft != nil && n.cfg.RaftAdvertise == "" {
+			n.raftAdvertise = addressFor(n.cfg.RaftAddress, n.raft.layer.lis, self.Addr.String())
+		}
 		v, h := n.local.digest()
-		meta := n.encodeMeta(v, h)
-		n.meta.Store(&meta)
-		if err := ml.UpdateNode(time.Second); err != nil {
-			n.log.Debug("cluster: metadata update", "err", err)
+		n.setMeta(v, h, true)
+	}
+	if b := *n.meta.Load(); len(b) > memberlist.MetaMaxSize {
+		n.Close()
+		return fmt.Errorf("cluster: node metadata is %d bytes, more than memberlist's %d (advertised addresses too long)", len(b), memberlist.MetaMaxSize)
+	}
+	if n.raft != nil {
+		if err := n.raft.startRaft(n.raftAdvertise); err != nil {
+			n.Close()
+			return err
 		}
 	}
 	n.wg.Add(3)
@@ -214,16 +265,16 @@ func (n *Node) Start(srv *broker.Server) error {
 	go n.joinLoop()
 	n.log.Info("cluster: node started", "member", n.name, "gossip", n.gossipAddr,
 		"grpc", n.grpcAdvertise, "tls", n.cfg.TLS.enabled(), "mtls", n.cfg.TLS.VerifyClients,
-		"gossip_encryption", n.gossipKey != nil, "seeds", n.cfg.Join)
+		"gossip_encryption", n.gossipKey != nil, "seeds", n.cfg.Join, "raft", n.raftAdvertise)
 	return nil
 }
 
-// grpcAddressFor returns the advertised gRPC address: host (the gossip
-// advertise host when the gRPC listener is bound to every interface) and
-// the bound port.
-func (n *Node) grpcAddressFor(advHost string) string {
-	host, _, _ := net.SplitHostPort(n.cfg.GRPCAddress)
-	_, port, _ := net.SplitHostPort(n.grpcLis.Addr().String())
+// addressFor returns the address to advertise for a listener bound at
+// bind: its host (the gossip advertise host when bound to every
+// interface) and the bound port.
+func addressFor(bind string, lis net.Listener, advHost string) string {
+	host, _, _ := net.SplitHostPort(bind)
+	_, port, _ := net.SplitHostPort(lis.Addr().String())
 	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 		host = advHost
 	}
@@ -284,6 +335,10 @@ func (n *Node) Leave(ctx context.Context) error {
 		return n.Close()
 	}
 	n.waitDrained(ctx)
+	if n.raft != nil {
+		// Leaving is not removal: hand leadership over, keep the seat.
+		n.raft.leave(ctx)
+	}
 	timeout := 5 * time.Second
 	if d, ok := ctx.Deadline(); ok {
 		timeout = max(time.Until(d), 100*time.Millisecond)
@@ -329,6 +384,9 @@ func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.closed.Store(true)
 		close(n.stop)
+		if n.raft != nil {
+			n.raft.close()
+		}
 		if n.ml != nil {
 			if err := n.ml.Shutdown(); err != nil {
 				n.log.Debug("cluster: memberlist shutdown", "err", err)
@@ -344,6 +402,9 @@ func (n *Node) Close() error {
 			}
 		}
 		n.wg.Wait()
+		if n.raft != nil {
+			n.raft.closeFiles()
+		}
 		n.log.Info("cluster: node stopped")
 	})
 	return nil

@@ -69,6 +69,11 @@ type member struct {
 	gossipAddr string
 	peer       *peer // set once when the member is added
 
+	// Raft fields of its metadata; guarded by routeTable.mu.
+	raftAddr        string
+	raftState       bool
+	bootstrapExpect uint32
+
 	alive atomic.Bool // false once declared dead or replaced
 
 	// Guarded by routeTable.mu.

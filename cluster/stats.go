@@ -81,4 +81,5 @@ func (n *Node) Stats() Stats {
 type faults struct {
 	dropDeltas atomic.Bool                   // do not gossip route deltas
 	recvGate   atomic.Pointer[chan struct{}] // the receiver waits for it before each batch
+	isolated   atomic.Bool                   // cut off Raft and proposal forwarding
 }

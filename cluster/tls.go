@@ -31,6 +31,16 @@ func (c TLSConfig) credentials() (server, client credentials.TransportCredential
 	if !c.enabled() {
 		return insecure.NewCredentials(), insecure.NewCredentials(), nil
 	}
+	srv, cli, err := c.tlsConfigs()
+	if err != nil {
+		return nil, nil, err
+	}
+	return credentials.NewTLS(srv), credentials.NewTLS(cli), nil
+}
+
+// tlsConfigs loads the files and returns the server and client TLS
+// configurations, used by gRPC and by the Raft transport alike.
+func (c TLSConfig) tlsConfigs() (server, client *tls.Config, err error) {
 	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cluster: tls: %v", err)
@@ -60,5 +70,5 @@ func (c TLSConfig) credentials() (server, client credentials.TransportCredential
 		RootCAs:      pool, // nil: the system roots
 		ServerName:   c.ServerName,
 	}
-	return credentials.NewTLS(srv), credentials.NewTLS(cli), nil
+	return srv, cli, nil
 }

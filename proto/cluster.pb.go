@@ -653,16 +653,20 @@ func (x *Route) GetGroup() string {
 
 // NodeMeta is a node's memberlist metadata (at most 512 bytes).
 type NodeMeta struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
-	StartId       uint64                 `protobuf:"varint,2,opt,name=start_id,json=startId,proto3" json:"start_id,omitempty"`                // random per process start: the incarnation
-	Version       string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`                                // software version
-	GrpcAddress   string                 `protobuf:"bytes,4,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`     // where peers reach Cluster
-	RouteVersion  uint64                 `protobuf:"varint,5,opt,name=route_version,json=routeVersion,proto3" json:"route_version,omitempty"` // digest of the node's route table: version ...
-	RouteHash     uint64                 `protobuf:"varint,6,opt,name=route_hash,json=routeHash,proto3" json:"route_hash,omitempty"`          // ... and order-independent hash of its routes
-	Started       int64                  `protobuf:"varint,7,opt,name=started,proto3" json:"started,omitempty"`                               // process start, Unix nanoseconds: the later of
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	NodeId       string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	StartId      uint64                 `protobuf:"varint,2,opt,name=start_id,json=startId,proto3" json:"start_id,omitempty"`                // random per process start: the incarnation
+	Version      string                 `protobuf:"bytes,3,opt,name=version,proto3" json:"version,omitempty"`                                // software version
+	GrpcAddress  string                 `protobuf:"bytes,4,opt,name=grpc_address,json=grpcAddress,proto3" json:"grpc_address,omitempty"`     // where peers reach Cluster
+	RouteVersion uint64                 `protobuf:"varint,5,opt,name=route_version,json=routeVersion,proto3" json:"route_version,omitempty"` // digest of the node's route table: version ...
+	RouteHash    uint64                 `protobuf:"varint,6,opt,name=route_hash,json=routeHash,proto3" json:"route_hash,omitempty"`          // ... and order-independent hash of its routes
+	Started      int64                  `protobuf:"varint,7,opt,name=started,proto3" json:"started,omitempty"`                               // process start, Unix nanoseconds: the later of
+	// two incarnations of a node id wins
+	RaftAddress     string `protobuf:"bytes,8,opt,name=raft_address,json=raftAddress,proto3" json:"raft_address,omitempty"`               // Raft transport address; empty: no Raft
+	RaftState       bool   `protobuf:"varint,9,opt,name=raft_state,json=raftState,proto3" json:"raft_state,omitempty"`                    // the node has Raft state (log, snapshot, term)
+	BootstrapExpect uint32 `protobuf:"varint,10,opt,name=bootstrap_expect,json=bootstrapExpect,proto3" json:"bootstrap_expect,omitempty"` // its cluster.bootstrap_expect
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *NodeMeta) Reset() {
@@ -740,6 +744,27 @@ func (x *NodeMeta) GetRouteHash() uint64 {
 func (x *NodeMeta) GetStarted() int64 {
 	if x != nil {
 		return x.Started
+	}
+	return 0
+}
+
+func (x *NodeMeta) GetRaftAddress() string {
+	if x != nil {
+		return x.RaftAddress
+	}
+	return ""
+}
+
+func (x *NodeMeta) GetRaftState() bool {
+	if x != nil {
+		return x.RaftState
+	}
+	return false
+}
+
+func (x *NodeMeta) GetBootstrapExpect() uint32 {
+	if x != nil {
+		return x.BootstrapExpect
 	}
 	return 0
 }
@@ -823,6 +848,185 @@ func (x *RouteDelta) GetGroup() string {
 	return ""
 }
 
+// ProposeRequest carries a follower's batch to the leader.
+type ProposeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// commands, each one type byte and a protobuf body; the leader stamps
+	// the time and proposes them as one RaftEntry.
+	Commands      [][]byte `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeRequest) Reset() {
+	*x = ProposeRequest{}
+	mi := &file_cluster_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeRequest) ProtoMessage() {}
+
+func (x *ProposeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeRequest.ProtoReflect.Descriptor instead.
+func (*ProposeRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ProposeRequest) GetCommands() [][]byte {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+type ProposeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Index         uint64                 `protobuf:"varint,1,opt,name=index,proto3" json:"index,omitempty"`                            // the entry's log index
+	ApplyError    string                 `protobuf:"bytes,2,opt,name=apply_error,json=applyError,proto3" json:"apply_error,omitempty"` // the FSM rejected the entry (non-empty)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ProposeResponse) Reset() {
+	*x = ProposeResponse{}
+	mi := &file_cluster_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ProposeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ProposeResponse) ProtoMessage() {}
+
+func (x *ProposeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ProposeResponse.ProtoReflect.Descriptor instead.
+func (*ProposeResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ProposeResponse) GetIndex() uint64 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *ProposeResponse) GetApplyError() string {
+	if x != nil {
+		return x.ApplyError
+	}
+	return ""
+}
+
+type RemoveServerRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveServerRequest) Reset() {
+	*x = RemoveServerRequest{}
+	mi := &file_cluster_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveServerRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveServerRequest) ProtoMessage() {}
+
+func (x *RemoveServerRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveServerRequest.ProtoReflect.Descriptor instead.
+func (*RemoveServerRequest) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *RemoveServerRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+type RemoveServerResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RemoveServerResponse) Reset() {
+	*x = RemoveServerResponse{}
+	mi := &file_cluster_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RemoveServerResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RemoveServerResponse) ProtoMessage() {}
+
+func (x *RemoveServerResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_cluster_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RemoveServerResponse.ProtoReflect.Descriptor instead.
+func (*RemoveServerResponse) Descriptor() ([]byte, []int) {
+	return file_cluster_proto_rawDescGZIP(), []int{15}
+}
+
 var File_cluster_proto protoreflect.FileDescriptor
 
 const file_cluster_proto_rawDesc = "" +
@@ -876,7 +1080,7 @@ const file_cluster_proto_rawDesc = "" +
 	"\x06routes\x18\x03 \x03(\v2\x18.mqttio.cluster.v1.RouteR\x06routes\"5\n" +
 	"\x05Route\x12\x16\n" +
 	"\x06filter\x18\x01 \x01(\tR\x06filter\x12\x14\n" +
-	"\x05group\x18\x02 \x01(\tR\x05group\"\xd9\x01\n" +
+	"\x05group\x18\x02 \x01(\tR\x05group\"\xc6\x02\n" +
 	"\bNodeMeta\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x19\n" +
 	"\bstart_id\x18\x02 \x01(\x04R\astartId\x12\x18\n" +
@@ -885,17 +1089,33 @@ const file_cluster_proto_rawDesc = "" +
 	"\rroute_version\x18\x05 \x01(\x04R\frouteVersion\x12\x1d\n" +
 	"\n" +
 	"route_hash\x18\x06 \x01(\x04R\trouteHash\x12\x18\n" +
-	"\astarted\x18\a \x01(\x03R\astarted\"~\n" +
+	"\astarted\x18\a \x01(\x03R\astarted\x12!\n" +
+	"\fraft_address\x18\b \x01(\tR\vraftAddress\x12\x1d\n" +
+	"\n" +
+	"raft_state\x18\t \x01(\bR\traftState\x12)\n" +
+	"\x10bootstrap_expect\x18\n" +
+	" \x01(\rR\x0fbootstrapExpect\"~\n" +
 	"\n" +
 	"RouteDelta\x12\x16\n" +
 	"\x06member\x18\x01 \x01(\tR\x06member\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\x04R\aversion\x12\x10\n" +
 	"\x03add\x18\x03 \x01(\bR\x03add\x12\x16\n" +
 	"\x06filter\x18\x04 \x01(\tR\x06filter\x12\x14\n" +
-	"\x05group\x18\x05 \x01(\tR\x05group2\xa5\x01\n" +
+	"\x05group\x18\x05 \x01(\tR\x05group\",\n" +
+	"\x0eProposeRequest\x12\x1a\n" +
+	"\bcommands\x18\x01 \x03(\fR\bcommands\"H\n" +
+	"\x0fProposeResponse\x12\x14\n" +
+	"\x05index\x18\x01 \x01(\x04R\x05index\x12\x1f\n" +
+	"\vapply_error\x18\x02 \x01(\tR\n" +
+	"applyError\".\n" +
+	"\x13RemoveServerRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x16\n" +
+	"\x14RemoveServerResponse2\xd8\x02\n" +
 	"\aCluster\x12M\n" +
 	"\aForward\x12\x1f.mqttio.cluster.v1.ForwardBatch\x1a\x1d.mqttio.cluster.v1.ForwardAck(\x010\x01\x12K\n" +
-	"\x06Routes\x12 .mqttio.cluster.v1.RoutesRequest\x1a\x1d.mqttio.cluster.v1.RouteChunk0\x01B*Z(github.com/mqttio/mqttio/proto;clusterpbb\x06proto3"
+	"\x06Routes\x12 .mqttio.cluster.v1.RoutesRequest\x1a\x1d.mqttio.cluster.v1.RouteChunk0\x01\x12P\n" +
+	"\aPropose\x12!.mqttio.cluster.v1.ProposeRequest\x1a\".mqttio.cluster.v1.ProposeResponse\x12_\n" +
+	"\fRemoveServer\x12&.mqttio.cluster.v1.RemoveServerRequest\x1a'.mqttio.cluster.v1.RemoveServerResponseB*Z(github.com/mqttio/mqttio/proto;clusterpbb\x06proto3"
 
 var (
 	file_cluster_proto_rawDescOnce sync.Once
@@ -909,38 +1129,46 @@ func file_cluster_proto_rawDescGZIP() []byte {
 	return file_cluster_proto_rawDescData
 }
 
-var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_cluster_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_cluster_proto_goTypes = []any{
-	(*ForwardBatch)(nil),   // 0: mqttio.cluster.v1.ForwardBatch
-	(*ForwardMessage)(nil), // 1: mqttio.cluster.v1.ForwardMessage
-	(*SharedGroup)(nil),    // 2: mqttio.cluster.v1.SharedGroup
-	(*Properties)(nil),     // 3: mqttio.cluster.v1.Properties
-	(*UserProperty)(nil),   // 4: mqttio.cluster.v1.UserProperty
-	(*ForwardAck)(nil),     // 5: mqttio.cluster.v1.ForwardAck
-	(*Missed)(nil),         // 6: mqttio.cluster.v1.Missed
-	(*RoutesRequest)(nil),  // 7: mqttio.cluster.v1.RoutesRequest
-	(*RouteChunk)(nil),     // 8: mqttio.cluster.v1.RouteChunk
-	(*Route)(nil),          // 9: mqttio.cluster.v1.Route
-	(*NodeMeta)(nil),       // 10: mqttio.cluster.v1.NodeMeta
-	(*RouteDelta)(nil),     // 11: mqttio.cluster.v1.RouteDelta
+	(*ForwardBatch)(nil),         // 0: mqttio.cluster.v1.ForwardBatch
+	(*ForwardMessage)(nil),       // 1: mqttio.cluster.v1.ForwardMessage
+	(*SharedGroup)(nil),          // 2: mqttio.cluster.v1.SharedGroup
+	(*Properties)(nil),           // 3: mqttio.cluster.v1.Properties
+	(*UserProperty)(nil),         // 4: mqttio.cluster.v1.UserProperty
+	(*ForwardAck)(nil),           // 5: mqttio.cluster.v1.ForwardAck
+	(*Missed)(nil),               // 6: mqttio.cluster.v1.Missed
+	(*RoutesRequest)(nil),        // 7: mqttio.cluster.v1.RoutesRequest
+	(*RouteChunk)(nil),           // 8: mqttio.cluster.v1.RouteChunk
+	(*Route)(nil),                // 9: mqttio.cluster.v1.Route
+	(*NodeMeta)(nil),             // 10: mqttio.cluster.v1.NodeMeta
+	(*RouteDelta)(nil),           // 11: mqttio.cluster.v1.RouteDelta
+	(*ProposeRequest)(nil),       // 12: mqttio.cluster.v1.ProposeRequest
+	(*ProposeResponse)(nil),      // 13: mqttio.cluster.v1.ProposeResponse
+	(*RemoveServerRequest)(nil),  // 14: mqttio.cluster.v1.RemoveServerRequest
+	(*RemoveServerResponse)(nil), // 15: mqttio.cluster.v1.RemoveServerResponse
 }
 var file_cluster_proto_depIdxs = []int32{
-	1, // 0: mqttio.cluster.v1.ForwardBatch.messages:type_name -> mqttio.cluster.v1.ForwardMessage
-	2, // 1: mqttio.cluster.v1.ForwardMessage.groups:type_name -> mqttio.cluster.v1.SharedGroup
-	3, // 2: mqttio.cluster.v1.ForwardMessage.properties:type_name -> mqttio.cluster.v1.Properties
-	4, // 3: mqttio.cluster.v1.Properties.user_properties:type_name -> mqttio.cluster.v1.UserProperty
-	6, // 4: mqttio.cluster.v1.ForwardAck.missed:type_name -> mqttio.cluster.v1.Missed
-	2, // 5: mqttio.cluster.v1.Missed.groups:type_name -> mqttio.cluster.v1.SharedGroup
-	9, // 6: mqttio.cluster.v1.RouteChunk.routes:type_name -> mqttio.cluster.v1.Route
-	0, // 7: mqttio.cluster.v1.Cluster.Forward:input_type -> mqttio.cluster.v1.ForwardBatch
-	7, // 8: mqttio.cluster.v1.Cluster.Routes:input_type -> mqttio.cluster.v1.RoutesRequest
-	5, // 9: mqttio.cluster.v1.Cluster.Forward:output_type -> mqttio.cluster.v1.ForwardAck
-	8, // 10: mqttio.cluster.v1.Cluster.Routes:output_type -> mqttio.cluster.v1.RouteChunk
-	9, // [9:11] is the sub-list for method output_type
-	7, // [7:9] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	1,  // 0: mqttio.cluster.v1.ForwardBatch.messages:type_name -> mqttio.cluster.v1.ForwardMessage
+	2,  // 1: mqttio.cluster.v1.ForwardMessage.groups:type_name -> mqttio.cluster.v1.SharedGroup
+	3,  // 2: mqttio.cluster.v1.ForwardMessage.properties:type_name -> mqttio.cluster.v1.Properties
+	4,  // 3: mqttio.cluster.v1.Properties.user_properties:type_name -> mqttio.cluster.v1.UserProperty
+	6,  // 4: mqttio.cluster.v1.ForwardAck.missed:type_name -> mqttio.cluster.v1.Missed
+	2,  // 5: mqttio.cluster.v1.Missed.groups:type_name -> mqttio.cluster.v1.SharedGroup
+	9,  // 6: mqttio.cluster.v1.RouteChunk.routes:type_name -> mqttio.cluster.v1.Route
+	0,  // 7: mqttio.cluster.v1.Cluster.Forward:input_type -> mqttio.cluster.v1.ForwardBatch
+	7,  // 8: mqttio.cluster.v1.Cluster.Routes:input_type -> mqttio.cluster.v1.RoutesRequest
+	12, // 9: mqttio.cluster.v1.Cluster.Propose:input_type -> mqttio.cluster.v1.ProposeRequest
+	14, // 10: mqttio.cluster.v1.Cluster.RemoveServer:input_type -> mqttio.cluster.v1.RemoveServerRequest
+	5,  // 11: mqttio.cluster.v1.Cluster.Forward:output_type -> mqttio.cluster.v1.ForwardAck
+	8,  // 12: mqttio.cluster.v1.Cluster.Routes:output_type -> mqttio.cluster.v1.RouteChunk
+	13, // 13: mqttio.cluster.v1.Cluster.Propose:output_type -> mqttio.cluster.v1.ProposeResponse
+	15, // 14: mqttio.cluster.v1.Cluster.RemoveServer:output_type -> mqttio.cluster.v1.RemoveServerResponse
+	11, // [11:15] is the sub-list for method output_type
+	7,  // [7:11] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_cluster_proto_init() }
@@ -955,7 +1183,7 @@ func file_cluster_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cluster_proto_rawDesc), len(file_cluster_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,8 +24,10 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Cluster_Forward_FullMethodName = "/mqttio.cluster.v1.Cluster/Forward"
-	Cluster_Routes_FullMethodName  = "/mqttio.cluster.v1.Cluster/Routes"
+	Cluster_Forward_FullMethodName      = "/mqttio.cluster.v1.Cluster/Forward"
+	Cluster_Routes_FullMethodName       = "/mqttio.cluster.v1.Cluster/Routes"
+	Cluster_Propose_FullMethodName      = "/mqttio.cluster.v1.Cluster/Propose"
+	Cluster_RemoveServer_FullMethodName = "/mqttio.cluster.v1.Cluster/RemoveServer"
 )
 
 // ClusterClient is the client API for Cluster service.
@@ -45,6 +47,16 @@ type ClusterClient interface {
 	// Routes returns the node's whole route table, in chunks: the first
 	// chunk carries the version, later ones only routes.
 	Routes(ctx context.Context, in *RoutesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[RouteChunk], error)
+	// Propose asks the Raft leader to commit a batch of commands as one log
+	// entry; a follower's proposer forwards its batches here. A node that is
+	// not the leader answers FAILED_PRECONDITION with the message "not
+	// leader" (the caller looks the leader up again and retries); any other
+	// error is final for the batch.
+	Propose(ctx context.Context, in *ProposeRequest, opts ...grpc.CallOption) (*ProposeResponse, error)
+	// RemoveServer asks the Raft leader to remove a server from the
+	// configuration (the admin command); FAILED_PRECONDITION "not leader" as
+	// for Propose.
+	RemoveServer(ctx context.Context, in *RemoveServerRequest, opts ...grpc.CallOption) (*RemoveServerResponse, error)
 }
 
 type clusterClient struct {
@@ -87,6 +99,26 @@ func (c *clusterClient) Routes(ctx context.Context, in *RoutesRequest, opts ...g
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Cluster_RoutesClient = grpc.ServerStreamingClient[RouteChunk]
 
+func (c *clusterClient) Propose(ctx context.Context, in *ProposeRequest, opts ...grpc.CallOption) (*ProposeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ProposeResponse)
+	err := c.cc.Invoke(ctx, Cluster_Propose_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clusterClient) RemoveServer(ctx context.Context, in *RemoveServerRequest, opts ...grpc.CallOption) (*RemoveServerResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(RemoveServerResponse)
+	err := c.cc.Invoke(ctx, Cluster_RemoveServer_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ClusterServer is the server API for Cluster service.
 // All implementations must embed UnimplementedClusterServer
 // for forward compatibility.
@@ -104,6 +136,16 @@ type ClusterServer interface {
 	// Routes returns the node's whole route table, in chunks: the first
 	// chunk carries the version, later ones only routes.
 	Routes(*RoutesRequest, grpc.ServerStreamingServer[RouteChunk]) error
+	// Propose asks the Raft leader to commit a batch of commands as one log
+	// entry; a follower's proposer forwards its batches here. A node that is
+	// not the leader answers FAILED_PRECONDITION with the message "not
+	// leader" (the caller looks the leader up again and retries); any other
+	// error is final for the batch.
+	Propose(context.Context, *ProposeRequest) (*ProposeResponse, error)
+	// RemoveServer asks the Raft leader to remove a server from the
+	// configuration (the admin command); FAILED_PRECONDITION "not leader" as
+	// for Propose.
+	RemoveServer(context.Context, *RemoveServerRequest) (*RemoveServerResponse, error)
 	mustEmbedUnimplementedClusterServer()
 }
 
@@ -119,6 +161,12 @@ func (UnimplementedClusterServer) Forward(grpc.BidiStreamingServer[ForwardBatch,
 }
 func (UnimplementedClusterServer) Routes(*RoutesRequest, grpc.ServerStreamingServer[RouteChunk]) error {
 	return status.Error(codes.Unimplemented, "method Routes not implemented")
+}
+func (UnimplementedClusterServer) Propose(context.Context, *ProposeRequest) (*ProposeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Propose not implemented")
+}
+func (UnimplementedClusterServer) RemoveServer(context.Context, *RemoveServerRequest) (*RemoveServerResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method RemoveServer not implemented")
 }
 func (UnimplementedClusterServer) mustEmbedUnimplementedClusterServer() {}
 func (UnimplementedClusterServer) testEmbeddedByValue()                 {}
@@ -159,13 +207,58 @@ func _Cluster_Routes_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Cluster_RoutesServer = grpc.ServerStreamingServer[RouteChunk]
 
+func _Cluster_Propose_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ProposeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).Propose(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_Propose_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).Propose(ctx, req.(*ProposeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Cluster_RemoveServer_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(RemoveServerRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClusterServer).RemoveServer(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Cluster_RemoveServer_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClusterServer).RemoveServer(ctx, req.(*RemoveServerRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Cluster_ServiceDesc is the grpc.ServiceDesc for Cluster service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
 var Cluster_ServiceDesc = grpc.ServiceDesc{
 	ServiceName: "mqttio.cluster.v1.Cluster",
 	HandlerType: (*ClusterServer)(nil),
-	Methods:     []grpc.MethodDesc{},
+	Methods: []grpc.MethodDesc{
+		{
+			MethodName: "Propose",
+			Handler:    _Cluster_Propose_Handler,
+		},
+		{
+			MethodName: "RemoveServer",
+			Handler:    _Cluster_RemoveServer_Handler,
+		},
+	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Forward",

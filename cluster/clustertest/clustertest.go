@@ -4,6 +4,9 @@
 // ephemeral ports, with FastTimings. Nodes can be killed (no goodbye: the
 // others detect the failure), stopped gracefully and restarted under the
 // same node id. Tests wait with Eventually (polling), never with sleeps.
+//
+// With Options.Raft every node also runs Raft, with its state in a
+// directory of its own that survives restarts (Wipe deletes it).
 package clustertest
 
 import (
@@ -13,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -33,6 +37,12 @@ type Options struct {
 	Cluster func(*cluster.Config)
 	// Broker adjusts each node's broker options.
 	Broker func(*broker.Options)
+	// Raft gives every node a Raft directory (kept across restarts of
+	// the node id) and a Raft port.
+	Raft bool
+	// BootstrapExpect is each node's cluster.bootstrap_expect with Raft;
+	// Start sets it to the number of nodes when it is 0.
+	BootstrapExpect int
 }
 
 // Cluster is a set of in-process nodes.
@@ -42,6 +52,7 @@ type Cluster struct {
 	log   *slog.Logger
 	mu    sync.Mutex
 	nodes []*Node
+	base  string // parent of the nodes' Raft directories
 }
 
 // Node is one node of a Cluster.
@@ -60,11 +71,17 @@ type Node struct {
 // knows every other.
 func Start(t testing.TB, n int, opts Options) *Cluster {
 	t.Helper()
+	if opts.Raft && opts.BootstrapExpect == 0 {
+		opts.BootstrapExpect = n
+	}
 	c := New(t, opts)
 	for i := 1; i <= n; i++ {
 		c.StartNode(fmt.Sprintf("n%d", i), nil)
 	}
 	c.WaitConverged()
+	if opts.Raft {
+		c.WaitLeader()
+	}
 	return c
 }
 
@@ -77,6 +94,9 @@ func New(t testing.TB, opts Options) *Cluster {
 		level = slog.LevelDebug
 	}
 	c := &Cluster{t: t, opts: opts, log: slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))}
+	if opts.Raft {
+		c.base = t.TempDir()
+	}
 	t.Cleanup(func() {
 		var wg sync.WaitGroup
 		for _, n := range c.Nodes() {
@@ -156,6 +176,12 @@ func (c *Cluster) StartNode(id string, configure func(*cluster.Config)) *Node {
 	}
 	for _, n := range c.Live() {
 		cfg.Join = append(cfg.Join, n.Cluster.GossipAddress())
+	}
+	if c.opts.Raft {
+		cfg.RaftDir = c.RaftDir(id)
+		cfg.RaftAddress = "127.0.0.1:0"
+		cfg.BootstrapExpect = c.opts.BootstrapExpect
+		cfg.ProposeTimeout = 3 * time.Second
 	}
 	if c.opts.Cluster != nil {
 		c.opts.Cluster(&cfg)
@@ -295,4 +321,93 @@ func sameRoutes(a, b []cluster.Route) bool {
 		}
 	}
 	return true
+}
+
+// RaftDir returns the Raft directory of node id (with Options.Raft).
+func (c *Cluster) RaftDir(id string) string { return filepath.Join(c.base, id) }
+
+// Wipe deletes the node's Raft directory, as a lost disk would; the node
+// must be down. Restart it to bring it back empty.
+func (n *Node) Wipe() {
+	n.c.t.Helper()
+	if !n.down.Load() {
+		n.c.t.Fatalf("Wipe(%s): the node is running", n.ID)
+	}
+	if err := os.RemoveAll(n.c.RaftDir(n.ID)); err != nil {
+		n.c.t.Fatal(err)
+	}
+}
+
+// Down reports whether the node was killed or stopped.
+func (n *Node) Down() bool { return n.down.Load() }
+
+// WaitLeader waits until every live node knows the same leader, one of
+// them, which knows it leads, and returns it.
+func (c *Cluster) WaitLeader() *Node {
+	c.t.Helper()
+	var leader *Node
+	mqtttest.Eventually(c.t, "one Raft leader known to every live node", func() bool {
+		leader = c.leader()
+		return leader != nil
+	})
+	return leader
+}
+
+func (c *Cluster) leader() *Node {
+	live := c.Live()
+	if len(live) == 0 {
+		return nil
+	}
+	id := live[0].Cluster.RaftStatus().LeaderID
+	if id == "" {
+		return nil
+	}
+	var leader *Node
+	for _, n := range live {
+		if n.Cluster.RaftStatus().LeaderID != id {
+			return nil
+		}
+		if n.ID == id {
+			leader = n
+		}
+	}
+	if leader == nil || !leader.Cluster.IsLeader() {
+		return nil
+	}
+	return leader
+}
+
+// Followers returns the live nodes that are not the leader.
+func (c *Cluster) Followers() []*Node {
+	var out []*Node
+	for _, n := range c.Live() {
+		if !n.Cluster.IsLeader() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// WaitRetained waits until every live node's retained index holds payload
+// for topic ("" payload: holds nothing for it).
+func (c *Cluster) WaitRetained(topic, payload string) {
+	c.t.Helper()
+	mqtttest.Eventually(c.t, fmt.Sprintf("retained %q = %q on every node", topic, payload), func() bool {
+		for _, n := range c.Live() {
+			if n.Retained(topic) != payload {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Retained returns the payload of the node's retained message for topic,
+// "" if none.
+func (n *Node) Retained(topic string) string {
+	msgs, _ := n.Server.RetainedMessages(topic, 1)
+	if len(msgs) == 0 || msgs[0].Topic != topic {
+		return ""
+	}
+	return string(msgs[0].Payload)
 }

@@ -47,6 +47,7 @@ type Config struct {
 	MQTT            MQTTConfig      `cfg:"mqtt"`
 	Auth            AuthConfig      `cfg:"auth"`
 	Admin           AdminConfig     `cfg:"admin"`
+	Cluster         ClusterConfig   `cfg:"cluster"`
 }
 
 // LogConfig selects the log level and format.
@@ -120,6 +121,13 @@ type MQTTConfig struct {
 	MaxQoS                  int           `cfg:"max_qos"`
 	SysInterval             time.Duration `cfg:"sys_interval"`
 	AllowZeroLengthClientID bool          `cfg:"allow_zero_length_client_id"`
+	MaxMessageRate          int           `cfg:"max_message_rate"`    // PUBLISH/s per client, 0 off
+	MaxByteRate             Size          `cfg:"max_byte_rate"`       // PUBLISH bytes/s per client, 0 off
+	MaxThrottle             time.Duration `cfg:"max_throttle"`        // slowed this long, then disconnected
+	MaxConnectionRate       int           `cfg:"max_connection_rate"` // CONNECTs/s per node, 0 off
+	FlapThreshold           int           `cfg:"flap_threshold"`      // CONNECTs of one id per flap_window, 0 off
+	FlapWindow              time.Duration `cfg:"flap_window"`
+	FlapBan                 time.Duration `cfg:"flap_ban"`
 }
 
 // AuthConfig is authentication and authorization (package auth; the file
@@ -208,9 +216,13 @@ func DefaultConfig() Config {
 			MaxQoS:                  maxQoS,
 			SysInterval:             sys,
 			AllowZeroLengthClientID: d.AllowZeroLengthIDs == nil || *d.AllowZeroLengthIDs,
+			MaxThrottle:             5 * time.Second,
+			FlapWindow:              time.Minute,
+			FlapBan:                 5 * time.Minute,
 		},
-		Auth:  AuthConfig{AllowAnonymous: "auto", CacheTTL: 2 * time.Minute},
-		Admin: AdminConfig{Address: "127.0.0.1:8081"},
+		Auth:    AuthConfig{AllowAnonymous: "auto", CacheTTL: 2 * time.Minute},
+		Admin:   AdminConfig{Address: "127.0.0.1:8081"},
+		Cluster: defaultClusterConfig(),
 	}
 }
 
@@ -248,6 +260,13 @@ func (c Config) BrokerOptions() broker.Options {
 		MaxQoS:             maxQoS,
 		SysInterval:        sys,
 		AllowZeroLengthIDs: &zeroIDs,
+		MaxMessageRate:     float64(c.MQTT.MaxMessageRate),
+		MaxByteRate:        float64(c.MQTT.MaxByteRate),
+		MaxThrottle:        c.MQTT.MaxThrottle,
+		MaxConnectionRate:  float64(c.MQTT.MaxConnectionRate),
+		FlapThreshold:      c.MQTT.FlapThreshold,
+		FlapWindow:         c.MQTT.FlapWindow,
+		FlapBan:            c.MQTT.FlapBan,
 	}
 }
 
@@ -780,6 +799,18 @@ func (c Config) validate() []keyError {
 		add("mqtt.sys_interval", "must be 0 (off) or at least 100ms (got %s)", m.SysInterval)
 	}
 
+	between("mqtt.max_message_rate", m.MaxMessageRate, 0, math.MaxInt32)
+	if m.MaxByteRate < 0 {
+		add("mqtt.max_byte_rate", "must not be negative; 0 turns it off (got %s)", m.MaxByteRate)
+	}
+	between("mqtt.max_connection_rate", m.MaxConnectionRate, 0, math.MaxInt32)
+	between("mqtt.flap_threshold", m.FlapThreshold, 0, math.MaxInt32)
+	for key, d := range map[string]time.Duration{"mqtt.max_throttle": m.MaxThrottle, "mqtt.flap_window": m.FlapWindow, "mqtt.flap_ban": m.FlapBan} {
+		if d <= 0 {
+			add(key, "must be positive (got %s)", d)
+		}
+	}
+
 	a := c.Auth
 	oneOf("auth.allow_anonymous", a.AllowAnonymous, "auto", "true", "false")
 	if a.AllowAnonymous == "false" && a.PasswordFile == "" && !a.UseCertCNAsUsername {
@@ -788,6 +819,8 @@ func (c Config) validate() []keyError {
 	if a.CacheTTL < 0 {
 		add("auth.cache_ttl", "must not be negative; 0s disables the cache (got %s)", a.CacheTTL)
 	}
+
+	validateCluster(c.Cluster, address, add)
 
 	ad := c.Admin
 	address("admin.address", ad.Address)

@@ -156,6 +156,9 @@ func TestBrokerOptionsMapping(t *testing.T) {
 		MaxQoS:             -1, // 0 in the config: QoS 0 only
 		SysInterval:        -1, // 0 in the config: $SYS off
 		AllowZeroLengthIDs: &f,
+		MaxThrottle:        5 * time.Second,
+		FlapWindow:         time.Minute,
+		FlapBan:            5 * time.Minute,
 	}
 	if !reflect.DeepEqual(o, want) {
 		t.Fatalf("BrokerOptions =\n%+v\nwant\n%+v", o, want)
@@ -325,7 +328,7 @@ func TestUnknownKeys(t *testing.T) {
 		{name: "file nested", file: "mqtt:\n  max_inflght: 5\n", want: "config: mqtt.max_inflght: unknown key [from"},
 		{name: "file suggestion", file: "mqtt:\n  max_inflght: 5\n", want: "(did you mean mqtt.max_inflight?)"},
 		{name: "file line", file: "log:\n  level: info\n  colour: red\n", want: "line 3"},
-		{name: "file unknown section", file: "cluster:\n  join: [a]\n", want: "config: cluster: unknown key"},
+		{name: "file unknown section", file: "clustr:\n  join: [a]\n", want: "config: clustr: unknown key"},
 		{name: "file deep", file: "listeners:\n  tcp:\n    adress: x\n", want: "config: listeners.tcp.adress: unknown key"},
 		{name: "file section as value", file: "log: debug\n", want: "config: log: must be a mapping"},
 		{name: "file value as section", file: "data_dir:\n  path: x\n", want: "config: data_dir: must be a single value"},

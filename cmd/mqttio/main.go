@@ -31,6 +31,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/mqttio/mqttio/broker"
+	"github.com/mqttio/mqttio/cluster"
 	"github.com/mqttio/mqttio/transport/tcp"
 )
 
@@ -236,6 +237,7 @@ type node struct {
 	stopping   atomic.Bool
 	failed     chan error // a listener's Serve failed: the node must stop
 	ops        nodeOps    // authorizer and admin listener (ops.go)
+	cluster    *cluster.Node
 }
 
 type namedListener struct {
@@ -278,9 +280,26 @@ func startNode(cfg Config, logger *slog.Logger) (_ *node, err error) {
 	if n.ops.auth != nil {
 		opts.Auth = n.ops.auth
 	}
+	var cn *cluster.Node
+	if cfg.Cluster.Enabled() {
+		if cn, err = newClusterNode(cfg, logger); err != nil {
+			return nil, err
+		}
+		opts.Cluster = cn
+		defer func() {
+			if err != nil {
+				cn.Close()
+			}
+		}()
+	}
 	n.srv, err = broker.New(opts)
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
+	}
+	if cn != nil {
+		if err := n.startCluster(cn, n.srv); err != nil {
+			return nil, err
+		}
 	}
 
 	ls := cfg.Listeners
@@ -373,6 +392,7 @@ func (n *node) Stop() error {
 	if err := n.srv.Shutdown(ctx); err != nil {
 		n.log.Warn("broker shutdown incomplete", "err", err)
 	}
+	n.leaveCluster(ctx)
 	n.stopAdmin(ctx)
 	for _, nl := range n.listeners {
 		nl.l.Close() // Shutdown has closed them already; this is a safety net

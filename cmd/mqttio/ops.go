@@ -90,7 +90,7 @@ func (n *node) listenAdmin() error {
 				return errors.New("shutting down")
 			}
 			return nil
-		}}},
+		}}, {Name: "cluster", Check: n.clusterReady}},
 	})
 	if n.ops.auth != nil {
 		n.ops.admin.Registry().MustRegister(admin.NewAuthCollector(n.ops.auth))

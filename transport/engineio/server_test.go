@@ -229,6 +229,48 @@ func TestWebsocketV4(t *testing.T) {
 	}
 }
 
+// Frames of every length encoding (7-bit, 16-bit, 64-bit), over the
+// write-through path (echo sends from the reader) and chunked writes, in
+// order, with heartbeat frames written in between by the sweeper.
+func TestWebsocketFrameSizes(t *testing.T) {
+	for _, proto := range []string{"3", "4"} {
+		t.Run("EIO"+proto, func(t *testing.T) {
+			opts := Options{PingInterval: 5 * time.Millisecond, PingTimeout: time.Second, AllowEIO3: true}
+			_, base := echoServer(t, opts)
+			c := eiotest.Dial(t, base+proto+"&transport=websocket")
+			eiotest.ParseOpen(t, eiotest.Read(t, c).Data)
+			var want []eiotest.Frame
+			for i, n := range []int{0, 1, 125, 126, 127, 65535, 65536, 40 << 10, 200 << 10, 3} {
+				data := bytes.Repeat([]byte{byte('a' + i)}, n)
+				text := eiotest.Text("4" + string(data))
+				bin := eiotest.Binary(data)
+				if proto == "3" {
+					bin = eiotest.Binary(append([]byte{4}, data...))
+				}
+				if n == 0 && proto == "3" {
+					continue
+				}
+				want = append(want, bin, text)
+				eiotest.Send(t, c, bin)
+				eiotest.Send(t, c, text)
+			}
+			for i := 0; i < len(want); {
+				f := eiotest.Read(t, c)
+				if !f.Binary && string(f.Data) == "2" {
+					if proto == "4" {
+						eiotest.Send(t, c, eiotest.Text("3"))
+					}
+					continue
+				}
+				if f.Binary != want[i].Binary || !bytes.Equal(f.Data, want[i].Data) {
+					t.Fatalf("frame %d: got %d bytes (binary %v), want %d (binary %v)", i, len(f.Data), f.Binary, len(want[i].Data), want[i].Binary)
+				}
+				i++
+			}
+		})
+	}
+}
+
 func TestWebsocketV3(t *testing.T) {
 	_, base := echoServer(t, quiet())
 	c := eiotest.Dial(t, base+"3&transport=websocket")

@@ -2,6 +2,7 @@ package engineio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -113,6 +114,24 @@ func (s *Session) Send(deadline <-chan struct{}, msgs ...Message) error {
 			return os.ErrDeadlineExceeded
 		}
 		s.mu.Lock()
+	}
+	if c := s.ws; c != nil && !s.flushing && len(s.queue) == 0 {
+		// Nothing is ahead on the websocket: the caller writes msgs itself,
+		// with no queue and no goroutine hand-off (the Socket.IO hot path:
+		// the caller is the core's writer, which may block), then whatever
+		// was queued meanwhile.
+		s.flushing = true
+		s.queued += size
+		s.mu.Unlock()
+		ok := s.writeThrough(c, msgs, size)
+		if ok {
+			s.flush(c)
+		}
+		s.mu.Lock()
+		if !ok {
+			return net.ErrClosed
+		}
+		return nil
 	}
 	s.appendMessages(msgs)
 	s.kick()
@@ -472,35 +491,55 @@ func readBody(r *http.Request, limit int) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// Frame prefixes, preallocated so writing a frame allocates nothing.
-var (
-	textPrefix = [...][]byte{{'0'}, {'1'}, {'2'}, {'3'}, {'4'}, {'5'}, {'6'}}
-	v3Binary   = [...][]byte{{0}, {1}, {2}, {3}, {4}, {5}, {6}}
+// Outbound websocket frames are encoded here, not by gorilla/websocket:
+// flush puts every frame it has into one buffer and writes it with one
+// system call (gorilla makes one per frame, two per MQTT.IO event). The
+// buffers are pooled: a session holds one only while it writes.
+//
+// Writing to the socket beside gorilla is safe: each Write holds whole
+// frames, and a net.Conn (TCP or TLS) never interleaves two Writes, so the
+// control frames gorilla writes itself (close, pong) fall between ours.
+const (
+	flushChunk   = 32 << 10  // write once this much is encoded
+	maxPooledBuf = 128 << 10 // larger buffers (one big frame) are not kept
 )
 
-func writeFrame(c *websocket.Conn, proto uint8, p Packet) error {
-	mt := websocket.TextMessage
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// appendFrame appends p as one final, unmasked server frame: text, the type
+// digit and the data; or binary, the data (in v3 after the type byte).
+func appendFrame(dst []byte, proto uint8, p Packet) []byte {
+	op, n := byte(websocket.TextMessage), 1+len(p.Data)
 	if p.Binary {
-		mt = websocket.BinaryMessage
+		op = websocket.BinaryMessage
+		if proto != 3 {
+			n = len(p.Data)
+		}
 	}
-	w, err := c.NextWriter(mt)
-	if err != nil {
-		return err
+	dst = append(dst, 0x80|op)
+	switch {
+	case n < 126:
+		dst = append(dst, byte(n))
+	case n <= 0xffff:
+		dst = append(dst, 126, byte(n>>8), byte(n))
+	default:
+		dst = append(dst, 127)
+		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
 	}
 	switch {
 	case !p.Binary:
-		w.Write(textPrefix[p.Type])
+		dst = append(dst, '0'+byte(p.Type))
 	case proto == 3:
-		w.Write(v3Binary[p.Type])
+		dst = append(dst, byte(p.Type))
 	}
-	if _, err := w.Write(p.Data); err != nil {
-		return err
-	}
-	return w.Close()
+	return append(dst, p.Data...)
 }
 
-// flush writes the queue to the websocket until it is empty; kick starts it.
+// flush writes the queue to the websocket until it is empty, then clears
+// s.flushing; kick starts it on a goroutine of its own, Send in its caller.
 func (s *Session) flush(c *websocket.Conn) {
+	bp := framePool.Get().(*[]byte)
+	defer putFrameBuf(bp)
 	for {
 		s.mu.Lock()
 		if len(s.queue) == 0 || s.state == stateClosed {
@@ -511,24 +550,122 @@ func (s *Session) flush(c *websocket.Conn) {
 		pkts := s.queue
 		s.queue = nil
 		s.mu.Unlock()
-		c.SetWriteDeadline(time.Now().Add(s.srv.opts.WriteTimeout))
+		buf := (*bp)[:0]
 		for _, p := range pkts {
-			if err := writeFrame(c, s.proto, p); err != nil {
-				s.mu.Lock()
-				s.flushing = false
-				s.mu.Unlock()
-				s.finish(err)
-				return
+			if buf = appendFrame(buf, s.proto, p); len(buf) >= flushChunk {
+				if !s.write(c, buf) {
+					return
+				}
+				buf = shrink(buf)
 			}
+		}
+		*bp = buf
+		if len(buf) > 0 && !s.write(c, buf) {
+			return
 		}
 		s.sent(pkts)
 	}
 }
 
+// writeThrough writes msgs, size bytes that Send counted in s.queued, while
+// s.flushing is held for it; it reports false when the session failed.
+func (s *Session) writeThrough(c *websocket.Conn, msgs []Message, size int) bool {
+	bp := framePool.Get().(*[]byte)
+	defer putFrameBuf(bp)
+	buf := (*bp)[:0]
+	for _, m := range msgs {
+		if buf = appendFrame(buf, s.proto, Packet{Type: MessagePacket, Data: m.Data, Binary: m.Binary}); len(buf) >= flushChunk {
+			if !s.write(c, buf) {
+				return false
+			}
+			buf = shrink(buf)
+		}
+	}
+	*bp = buf
+	if len(buf) > 0 && !s.write(c, buf) {
+		return false
+	}
+	s.mu.Lock()
+	if s.state != stateClosed {
+		s.queued -= size
+	}
+	s.space.Broadcast()
+	s.mu.Unlock()
+	return true
+}
+
+// write writes whole frames to the websocket's connection; a failure ends
+// the session (and the caller's flushing).
+func (s *Session) write(c *websocket.Conn, frames []byte) bool {
+	nc := c.NetConn()
+	nc.SetWriteDeadline(time.Now().Add(s.srv.opts.WriteTimeout))
+	if _, err := nc.Write(frames); err != nil {
+		s.mu.Lock()
+		s.flushing = false
+		s.mu.Unlock()
+		s.finish(err)
+		return false
+	}
+	return true
+}
+
+// shrink empties a frame buffer for reuse, or replaces one grown past
+// maxPooledBuf by a big frame.
+func shrink(buf []byte) []byte {
+	if cap(buf) > maxPooledBuf {
+		return make([]byte, 0, flushChunk)
+	}
+	return buf[:0]
+}
+
+func putFrameBuf(bp *[]byte) {
+	if cap(*bp) <= maxPooledBuf {
+		*bp = (*bp)[:0]
+		framePool.Put(bp)
+	}
+}
+
+// scratchPool holds the buffers readMessage reads frames into; a session
+// holds one only while a frame arrives, never while it waits for one.
+var scratchPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// readMessage reads the next message of c into a slice of its exact size,
+// which the caller owns: unlike gorilla's ReadMessage, which starts every
+// message at 512 bytes (most MQTT.IO frames are a header of 47 and an MQTT
+// packet of a few dozen).
+func readMessage(c *websocket.Conn) (int, []byte, error) {
+	mt, r, err := c.NextReader()
+	if err != nil {
+		return 0, nil, err
+	}
+	bp := scratchPool.Get().(*[]byte)
+	buf := (*bp)[:0]
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		var n int
+		n, err = r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			break
+		}
+	}
+	var data []byte
+	if err == io.EOF {
+		data, err = append([]byte(nil), buf...), nil
+	}
+	if cap(buf) <= maxPooledBuf {
+		*bp = buf[:0]
+		scratchPool.Put(bp)
+	}
+	return mt, data, err
+}
+
 // readLoop reads the session's websocket until it fails.
 func (s *Session) readLoop(c *websocket.Conn) {
 	for {
-		mt, data, err := c.ReadMessage()
+		mt, data, err := readMessage(c)
 		if err == nil {
 			var p Packet
 			if p, err = decodeFrame(int(s.proto), mt == websocket.BinaryMessage, data); err == nil {
@@ -577,7 +714,7 @@ var errProbe = errors.New("engineio: unexpected packet on upgrade probe")
 func (s *Session) readProbe(c *websocket.Conn) {
 	c.SetReadDeadline(time.Now().Add(s.srv.opts.UpgradeTimeout))
 	for {
-		mt, data, err := c.ReadMessage()
+		mt, data, err := readMessage(c)
 		var p Packet
 		if err == nil {
 			p, err = decodeFrame(int(s.proto), mt == websocket.BinaryMessage, data)

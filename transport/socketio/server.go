@@ -270,13 +270,23 @@ func (c *conn) Write(p []byte) (int, error) {
 	copy(buf[carried:], p)
 	c.carry = nil
 
-	var msgs []engineio.Message
+	mp := msgPool.Get().(*[]engineio.Message)
+	defer func() {
+		if cap(*mp) <= 2*maxGroup {
+			clear(*mp)
+			*mp = (*mp)[:0]
+			msgPool.Put(mp)
+		}
+	}()
+	msgs := (*mp)[:0]
 	sent, off, size := 0, 0, 0
 	send := func() error {
-		if err := c.es.Send(c.WriteDeadline.Done(), msgs...); err != nil {
+		err := c.es.Send(c.WriteDeadline.Done(), msgs...)
+		*mp, msgs = msgs, msgs[:0] // Send copied them: the list is ours again
+		if err != nil {
 			return err
 		}
-		sent, msgs, size = off, msgs[:0], 0
+		sent, size = off, 0
 		return nil
 	}
 	for off < len(buf) {
@@ -289,7 +299,7 @@ func (c *conn) Write(p []byte) (int, error) {
 		}
 		msgs = append(msgs, engineio.Message{Data: eventHeader}, engineio.Message{Data: buf[off : off+n : off+n], Binary: true})
 		off += n
-		if size += n; size >= c.group {
+		if size += n; size >= c.group || len(msgs) >= maxGroup {
 			if err := send(); err != nil {
 				return max(sent-carried, 0), err
 			}
@@ -305,6 +315,12 @@ func (c *conn) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// msgPool holds the message lists Write hands to Send, which copies them;
+// a list holds at most maxGroup messages (maxGroup/2 MQTT packets).
+var msgPool = sync.Pool{New: func() any { m := make([]engineio.Message, 0, 64); return &m }}
+
+const maxGroup = 512
 
 // packetLen is the length of the MQTT packet b starts with: 0 when b holds
 // only part of it, -1 when its remaining length is malformed.
