@@ -8,10 +8,8 @@
 //
 // Scale: one sweeper goroutine per Server runs every session's heartbeat and
 // timeouts. An idle polling session holds no goroutine of its own (only its
-// held GET request does); a websocket session holds one reader goroutine.
-// On a websocket, Send writes in its caller when nothing is queued ahead;
-// otherwise a flusher goroutine writes, and exists only while packets are
-// queued. All the frames at hand go out in one write.
+// held GET request does); a websocket session holds one reader goroutine. A
+// writer goroutine exists only while a websocket session has packets queued.
 // Both directions are bounded: MaxBuffered outbound bytes per session (Send
 // blocks beyond), MaxPayload per body or frame, and the Receiver applies
 // backpressure by blocking, which stalls the POST or the websocket read.
